@@ -1,1 +1,296 @@
+//! `prime-client`: a command-line client for the prime-api HTTP server.
+//!
+//! - [`cli`]: the command line (clap), flags and environment variables;
+//! - [`numbers`]: validation of decimal input and bounded-memory streaming of stdin;
+//! - [`api`]: the HTTP calls, typed answers and [`api::ClientError`], which alone decides exit
+//!   codes;
+//! - [`output`]: human and JSON lines.
+//!
+//! [`main_entry`] is the whole binary; [`execute`] runs one parsed command line against any
+//! stdin/stdout/stderr.
 
+pub mod api;
+pub mod cli;
+pub mod numbers;
+pub mod output;
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::api::{Answer, Api, ApiConfig, ClientError};
+use crate::cli::{Cli, Command};
+use crate::numbers::{Number, NumberStream, StreamItem};
+
+/// Prefix of every line the client writes to stderr.
+const PREFIX: &str = "prime-client";
+/// How long `--wait` sleeps after a 429 that names no reset time.
+const DEFAULT_WAIT_SECS: u64 = 10;
+/// Added to each `--wait` sleep so that a whole-second `Retry-After` rounded down does not wake
+/// the client just before the reset.
+const WAIT_MARGIN: Duration = Duration::from_millis(500);
+
+/// The binary: parse the command line, run it, map the outcome to an exit code. Never panics
+/// on bad input, never prints a backtrace.
+pub fn main_entry() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let text = info.to_string().replace(['\n', '\r'], " ");
+        let _ = writeln!(io::stderr(), "{PREFIX}: internal error: {text}");
+    }));
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Help and version go to stdout and exit 0; usage errors to stderr, exit 2.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let stdin = io::stdin();
+    let interactive = stdin.is_terminal() && io::stderr().is_terminal();
+    let code = execute(
+        &cli,
+        stdin.lock(),
+        interactive,
+        &mut io::stdout().lock(),
+        &mut io::stderr(),
+    );
+    ExitCode::from(code)
+}
+
+/// Why a run stops early.
+enum Halt {
+    /// An error that ends the run (unauthorized, quota, unreachable, ...).
+    Error(ClientError),
+    /// Whoever read stdout went away (`| head`): stop quietly.
+    BrokenPipe,
+}
+
+impl From<ClientError> for Halt {
+    fn from(e: ClientError) -> Halt {
+        Halt::Error(e)
+    }
+}
+
+/// Run one parsed command line. Returns the exit code.
+pub fn execute<R: BufRead, W: Write, E: Write>(
+    cli: &Cli,
+    stdin: R,
+    interactive: bool,
+    out: &mut W,
+    err: &mut E,
+) -> u8 {
+    let mut session = Session {
+        cli,
+        api: None,
+        out,
+        err,
+        worst: 0,
+    };
+    match session.run(stdin, interactive) {
+        Ok(()) => session.worst,
+        Err(Halt::BrokenPipe) => session.worst,
+        Err(Halt::Error(e)) => {
+            session.report(&e);
+            e.exit_code().max(session.worst)
+        }
+    }
+}
+
+struct Session<'a, W, E> {
+    cli: &'a Cli,
+    api: Option<Api>,
+    out: &'a mut W,
+    err: &'a mut E,
+    /// Highest exit code of the errors that did not stop the run.
+    worst: u8,
+}
+
+impl<W: Write, E: Write> Session<'_, W, E> {
+    fn run<R: BufRead>(&mut self, stdin: R, interactive: bool) -> Result<(), Halt> {
+        match &self.cli.command {
+            Command::Check { numbers } => {
+                // Every argument is validated before anything is sent.
+                let mut parsed: Vec<Option<Number>> = Vec::with_capacity(numbers.len());
+                let mut invalid = false;
+                for arg in numbers {
+                    if arg == "-" {
+                        parsed.push(None);
+                        continue;
+                    }
+                    // Surrounding whitespace (from `"$(cat file)"` and the like) is not an error.
+                    match numbers::parse_number(arg.trim_ascii()) {
+                        Ok(n) => parsed.push(Some(n)),
+                        Err(error) => {
+                            invalid = true;
+                            self.report(&ClientError::InvalidNumber {
+                                context: String::new(),
+                                error,
+                            });
+                        }
+                    }
+                }
+                if invalid {
+                    return Err(Halt::Error(ClientError::Usage(
+                        "nothing was sent: fix the invalid numbers above".to_string(),
+                    )));
+                }
+                self.connect()?;
+                let mut stdin = Some(stdin);
+                for item in parsed {
+                    match item {
+                        Some(n) => self.check_one(&n)?,
+                        None => {
+                            if let Some(reader) = stdin.take() {
+                                if interactive {
+                                    self.note("reading numbers from stdin; end with Ctrl-D");
+                                }
+                                self.check_stream(reader)?;
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Command::Time => {
+                self.connect()?;
+                let answer = self.with_wait(Api::time)?;
+                let line = if self.cli.json {
+                    output::json_line(&answer.body)
+                } else {
+                    output::time_line(&answer.value)
+                };
+                self.emit(&line)?;
+                self.verbose_quota(&answer);
+                Ok(())
+            }
+        }
+    }
+
+    /// Validate the key and URL and build the HTTP client.
+    fn connect(&mut self) -> Result<(), ClientError> {
+        let base_url = api::parse_base_url(&self.cli.url)?;
+        let key = match self.cli.key.as_deref().map(str::trim) {
+            Some(key) if !key.is_empty() => key.to_string(),
+            _ => {
+                return Err(ClientError::Usage(
+                    "no API key: pass --key or set PRIME_API_KEY".to_string(),
+                ));
+            }
+        };
+        self.api = Some(Api::new(ApiConfig {
+            base_url,
+            key,
+            timeout: self.cli.timeout,
+            root_certificates: Vec::new(),
+        })?);
+        Ok(())
+    }
+
+    fn check_stream<R: BufRead>(&mut self, reader: R) -> Result<(), Halt> {
+        for item in NumberStream::new(reader) {
+            match item.map_err(ClientError::Stdin)? {
+                StreamItem::Number(n, _) => self.check_one(&n)?,
+                StreamItem::Invalid(error, at) => {
+                    let e = ClientError::InvalidNumber {
+                        context: format!("{at}: "),
+                        error,
+                    };
+                    self.report(&e);
+                    self.worst = self.worst.max(e.exit_code());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_one(&mut self, n: &Number) -> Result<(), Halt> {
+        let answer = match self.with_wait(|api| api.check(n)) {
+            Ok(answer) => answer,
+            Err(e) if e.affects_only_this_number() => {
+                self.report(&e);
+                self.worst = self.worst.max(e.exit_code());
+                return Ok(());
+            }
+            Err(e) => return Err(Halt::Error(e)),
+        };
+        let line = if self.cli.json {
+            output::json_line(&answer.body)
+        } else {
+            output::check_line(&answer.value)
+        };
+        self.emit(&line)?;
+        self.verbose_quota(&answer);
+        Ok(())
+    }
+
+    /// Call the server; with `--wait`, sleep through 429s until the reset, up to `--max-wait`
+    /// in total for this one call.
+    fn with_wait<T>(
+        &mut self,
+        call: impl Fn(&Api) -> Result<T, ClientError>,
+    ) -> Result<T, ClientError> {
+        let mut waited = Duration::ZERO;
+        loop {
+            let Some(api) = self.api.as_ref() else {
+                return Err(ClientError::Usage("not connected".to_string()));
+            };
+            match call(api) {
+                Err(ClientError::QuotaExhausted(mut info))
+                    if self.cli.wait && info.note.is_none() =>
+                {
+                    let secs = info
+                        .retry_after
+                        .or_else(|| info.quota.as_ref().and_then(|q| q.reset_in))
+                        .unwrap_or(DEFAULT_WAIT_SECS)
+                        .max(1);
+                    let pause = Duration::from_secs(secs);
+                    if waited + pause > self.cli.max_wait {
+                        info.note = Some(format!(
+                            "not waiting: that is more than --max-wait {}",
+                            output::duration(self.cli.max_wait.as_secs())
+                        ));
+                        return Err(ClientError::QuotaExhausted(info));
+                    }
+                    self.note(&format!(
+                        "quota exhausted; waiting {} for the reset (--wait)",
+                        output::duration(secs)
+                    ));
+                    std::thread::sleep(pause + WAIT_MARGIN);
+                    waited += pause;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn verbose_quota<T>(&mut self, answer: &Answer<T>) {
+        if self.cli.verbose {
+            let line = output::quota_line(answer.quota.as_ref());
+            self.note(&line);
+        }
+    }
+
+    /// Write one answer line to stdout and flush it.
+    fn emit(&mut self, line: &str) -> Result<(), Halt> {
+        let result = writeln!(self.out, "{line}").and_then(|()| self.out.flush());
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Halt::BrokenPipe),
+            Err(e) => Err(Halt::Error(ClientError::Output(e))),
+        }
+    }
+
+    /// One error line on stderr.
+    fn report(&mut self, e: &ClientError) {
+        let _ = writeln!(self.err, "{PREFIX}: error: {e}");
+        let _ = self.err.flush();
+    }
+
+    /// One informational line on stderr.
+    fn note(&mut self, text: &str) {
+        let _ = writeln!(self.err, "{PREFIX}: {text}");
+        let _ = self.err.flush();
+    }
+}

@@ -1,13 +1,78 @@
-//! Exact and fast primality tests with evidence.
+//! Exact and fast primality tests, with evidence for composites.
 //!
-//! PROVISIONAL IMPLEMENTATION: the public API below is fixed; the internals are a simple,
-//! correct placeholder to be replaced by the Montgomery / Baillie-PSW implementation.
+//! ```
+//! use num_bigint::BigUint;
+//! use primality::{check, is_prime, is_prime_u64, Evidence, Verdict};
+//!
+//! assert!(is_prime_u64(18_446_744_073_709_551_557)); // the largest prime below 2^64
+//! let m127 = (BigUint::from(1u8) << 127u32) - 1u8; // a Mersenne prime
+//! assert!(is_prime(&m127));
+//!
+//! let n: BigUint = "172983479832623897492387592384682937659382477".parse().unwrap();
+//! // The tutorial's number: 9020941 * 47434853 * 404254839687862545241277653549.
+//! // Base 2 witnesses that it is composite.
+//! assert_eq!(check(&n), Verdict::Composite(Evidence::Witness(BigUint::from(2u8))));
+//! assert_eq!(check(&n).to_string(), "composite (witness 2)");
+//! ```
+//!
+//! # Algorithms
+//!
+//! * **Trial division** by small primes first: it settles most random composites at once. For a
+//!   `u64` each prime costs one multiplication (divisibility by the modular inverse); for larger
+//!   numbers the primes up to a size-dependent bound (at most 2^16) are grouped into 63-bit
+//!   products and reduced four at a time in one pass over the limbs, without a division.
+//! * **`u64` numbers** ([`is_prime_u64`]): Baillie-PSW in Montgomery arithmetic on `u64`/`u128`
+//!   — a strong test to base 2, then a strong Lucas test with Selfridge's parameters. Feitsma
+//!   and Galway's list of all base-2 pseudoprimes below 2^64, checked by Gilchrist, shows that
+//!   no composite below 2^64 passes both (Baillie, Fiori, Wagstaff, *Strengthening the
+//!   Baillie-PSW primality test*, Math. Comp. 90 (2021)), so the answer is exact. No heap
+//!   allocation.
+//! * **Larger numbers** ([`is_prime`]): the same Baillie-PSW test on fixed-width `u64` limbs
+//!   with our own Montgomery arithmetic (set up once per modulus; a dedicated squaring; a
+//!   sliding window for general bases; the base-2 test multiplies by the base with a modular
+//!   doubling). Perfect squares are rejected before the search for Selfridge's `D`. The Lucas
+//!   test runs a `V`-only chain at one squaring and one multiplication per bit (see the `lucas`
+//!   module). No allocation inside the exponentiation or Lucas loops. No composite is known to
+//!   pass Baillie-PSW; such numbers are reported as [`Verdict::ProbablePrime`].
+//! * **Evidence** ([`check`]): a composite's verdict carries a nontrivial factor (from trial
+//!   division, a perfect square, or `gcd(D, n)` / `gcd(Q, n)` met while choosing the Lucas
+//!   parameters) or a Miller-Rabin witness base. When only the Lucas test caught a number (a
+//!   strong pseudoprime to base 2), the bases 3, 4, 5, ... are tried: at least three quarters of
+//!   all bases are witnesses, so this ends quickly.
+//! * [`miller_rabin`] is the textbook algorithm, with `rounds` random bases in `[2, n-2]`,
+//!   kept for callers who want it by name.
 
-use num_bigint::{BigInt, BigUint, Sign};
-use num_traits::{One, ToPrimitive, Zero};
+mod lucas;
+mod montgomery;
+mod mr;
+mod small;
+#[cfg(test)]
+mod tests;
+mod trial;
+
+use std::fmt;
+
+use num_bigint::Sign;
+/// The big-integer types of the API, re-exported from `num-bigint` so callers need no other
+/// dependency.
+pub use num_bigint::{BigInt, BigUint};
+use num_traits::{ToPrimitive, Zero};
 use rand::Rng;
 
+use crate::montgomery::{MontCtx, PowBuffers, to_limbs};
+use crate::mr::Decomposition;
+use crate::small::{LucasOutcome, U64Verdict};
+
 /// What a composite number's verdict carries so a sceptic can check it independently.
+///
+/// ```
+/// use num_bigint::BigUint;
+/// use primality::{check, Evidence, Verdict};
+///
+/// // 2047 = 23 * 89 has no factor below 23, and it is a strong pseudoprime to base 2.
+/// let v = check(&BigUint::from(2047u32));
+/// assert_eq!(v, Verdict::Composite(Evidence::Factor(BigUint::from(23u32))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Evidence {
     /// A nontrivial factor `f` (1 < f < n) with `n % f == 0`.
@@ -16,7 +81,34 @@ pub enum Evidence {
     Witness(BigUint),
 }
 
+impl fmt::Display for Evidence {
+    /// `factor F` or `witness A`.
+    ///
+    /// ```
+    /// use num_bigint::BigUint;
+    /// use primality::Evidence;
+    /// assert_eq!(Evidence::Factor(BigUint::from(3u8)).to_string(), "factor 3");
+    /// assert_eq!(Evidence::Witness(BigUint::from(2u8)).to_string(), "witness 2");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Evidence::Factor(x) => write!(f, "factor {x}"),
+            Evidence::Witness(a) => write!(f, "witness {a}"),
+        }
+    }
+}
+
 /// The answer of [`check`].
+///
+/// ```
+/// use num_bigint::BigUint;
+/// use primality::{check, Verdict};
+///
+/// assert_eq!(check(&BigUint::from(97u32)), Verdict::Prime);
+/// assert_eq!(check(&BigUint::from(1u32)), Verdict::Neither);
+/// let m89 = (BigUint::from(1u8) << 89u32) - 1u8; // above 2^64: Baillie-PSW
+/// assert_eq!(check(&m89), Verdict::ProbablePrime);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Proven prime (n < 2^64, deterministic test).
@@ -31,108 +123,201 @@ pub enum Verdict {
 
 impl Verdict {
     /// `true` for [`Verdict::Prime`] and [`Verdict::ProbablePrime`].
+    ///
+    /// ```
+    /// use num_bigint::BigUint;
+    /// use primality::check;
+    /// assert!(check(&BigUint::from(2u8)).is_prime());
+    /// assert!(!check(&BigUint::from(9u8)).is_prime());
+    /// ```
     pub fn is_prime(&self) -> bool {
         matches!(self, Verdict::Prime | Verdict::ProbablePrime)
     }
 }
 
-/// Deterministic primality test for every `u64`.
+impl fmt::Display for Verdict {
+    /// `prime`, `probable prime`, `composite (factor F)`, `composite (witness A)` or `neither`.
+    ///
+    /// ```
+    /// use num_bigint::BigUint;
+    /// use primality::check;
+    /// assert_eq!(check(&BigUint::from(91u8)).to_string(), "composite (factor 7)");
+    /// assert_eq!(check(&BigUint::from(89u8)).to_string(), "prime");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Verdict::Prime => f.write_str("prime"),
+            Verdict::ProbablePrime => f.write_str("probable prime"),
+            Verdict::Composite(e) => write!(f, "composite ({e})"),
+            Verdict::Neither => f.write_str("neither"),
+        }
+    }
+}
+
+/// Deterministic primality test for every `u64`, without heap allocation.
+///
+/// ```
+/// use primality::is_prime_u64;
+/// assert!(!is_prime_u64(0) && !is_prime_u64(1));
+/// assert!(is_prime_u64(2) && is_prime_u64(1_000_000_007));
+/// assert!(!is_prime_u64(3_215_031_751)); // strong pseudoprime to bases 2, 3, 5 and 7
+/// assert!(is_prime_u64(u64::MAX - 58)); // 2^64 - 59
+/// ```
 pub fn is_prime_u64(n: u64) -> bool {
-    if n < 2 {
+    small::is_prime_u64(n)
+}
+
+/// Primality of an arbitrary-size unsigned integer: exact below 2^64, Baillie-PSW above.
+///
+/// ```
+/// use num_bigint::BigUint;
+/// use primality::is_prime;
+/// let m521 = (BigUint::from(1u8) << 521u32) - 1u8;
+/// assert!(is_prime(&m521));
+/// assert!(!is_prime(&(&m521 + 2u8)));
+/// ```
+pub fn is_prime(n: &BigUint) -> bool {
+    if let Some(small) = n.to_u64() {
+        return small::is_prime_u64(small);
+    }
+    matches!(check_big(n), Verdict::ProbablePrime)
+}
+
+/// Primality of a signed integer; every n < 2 is not prime.
+///
+/// ```
+/// use num_bigint::BigInt;
+/// use primality::is_prime_signed;
+/// assert!(is_prime_signed(&BigInt::from(13)));
+/// assert!(!is_prime_signed(&BigInt::from(-13)));
+/// ```
+pub fn is_prime_signed(n: &BigInt) -> bool {
+    match n.sign() {
+        Sign::Plus => is_prime(n.magnitude()),
+        Sign::Minus | Sign::NoSign => false,
+    }
+}
+
+/// The tutorial's Miller-Rabin test: `rounds` strong tests to bases drawn uniformly from
+/// `[2, n-2]`. `false` means composite for certain; `true` means no witness was drawn (each
+/// round lets a composite through with probability at most 1/4). 0 and 1 are not prime; 2 and
+/// 3 are; with `rounds == 0` every odd `n > 3` passes.
+///
+/// ```
+/// use num_bigint::BigUint;
+/// use primality::miller_rabin;
+/// let mut rng = rand::rng();
+/// assert!(miller_rabin(&BigUint::from(1_000_000_007u32), 40, &mut rng));
+/// assert!(!miller_rabin(&BigUint::from(1_000_000_005u32), 40, &mut rng));
+/// ```
+pub fn miller_rabin<R: Rng + ?Sized>(n: &BigUint, rounds: usize, rng: &mut R) -> bool {
+    if let Some(small) = n.to_u64() {
+        if small < 4 {
+            return small >= 2;
+        }
+        if small % 2 == 0 {
+            return false;
+        }
+        let span = small - 3; // bases 2 ..= n-2
+        let zone = u64::MAX - u64::MAX % span; // rejection sampling for uniformity
+        for _ in 0..rounds {
+            let a = loop {
+                let x = rng.next_u64();
+                if x < zone {
+                    break 2 + x % span;
+                }
+            };
+            if !small::strong_test_u64(small, a) {
+                return false;
+            }
+        }
+        return true;
+    }
+    if !n.bit(0) {
         return false;
     }
-    for p in [2u64, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37] {
-        if n % p == 0 {
-            return n == p;
+    let ctx = MontCtx::new(n);
+    let dec = Decomposition::new(&ctx);
+    let mut bufs = PowBuffers::new(&ctx);
+    let span = n - 3u32;
+    for _ in 0..rounds {
+        let a = mr::random_below(&span, rng) + 2u32;
+        if !mr::strong_test(&ctx, &dec, &a, &mut bufs) {
+            return false;
         }
-    }
-    let d0 = n - 1;
-    let s = d0.trailing_zeros();
-    let d = d0 >> s;
-    let mulmod = |a: u64, b: u64| ((a as u128 * b as u128) % n as u128) as u64;
-    let powmod = |mut b: u64, mut e: u64| {
-        let mut r = 1u64;
-        while e > 0 {
-            if e & 1 == 1 {
-                r = mulmod(r, b);
-            }
-            b = mulmod(b, b);
-            e >>= 1;
-        }
-        r
-    };
-    'outer: for a in [2u64, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37] {
-        let mut x = powmod(a % n, d);
-        if x == 1 || x == n - 1 {
-            continue;
-        }
-        for _ in 1..s {
-            x = mulmod(x, x);
-            if x == n - 1 {
-                continue 'outer;
-            }
-        }
-        return false;
     }
     true
 }
 
-/// Primality of an arbitrary-size unsigned integer.
-pub fn is_prime(n: &BigUint) -> bool {
-    check(n).is_prime()
-}
-
-/// Primality of a signed integer; every n < 2 is not prime.
-pub fn is_prime_signed(n: &BigInt) -> bool {
-    check_signed(n).is_prime()
-}
-
-/// The tutorial's Miller-Rabin test: `rounds` random bases in [2, n-2].
-pub fn miller_rabin<R: Rng + ?Sized>(n: &BigUint, rounds: usize, rng: &mut R) -> bool {
-    let _ = (n, rounds, rng);
-    unimplemented!("provisional")
-}
-
 /// The verdict for `n`, with evidence for composites.
+///
+/// ```
+/// use num_bigint::BigUint;
+/// use primality::{check, Evidence, Verdict};
+///
+/// assert_eq!(check(&BigUint::from(0u8)), Verdict::Neither);
+/// assert_eq!(check(&BigUint::from(4u8)), Verdict::Composite(Evidence::Factor(BigUint::from(2u8))));
+/// // 3825123056546413051 is a strong pseudoprime to the first nine prime bases; the Lucas
+/// // test catches it and check finds a witness base or a factor.
+/// let n = BigUint::from(3_825_123_056_546_413_051u64);
+/// match check(&n) {
+///     Verdict::Composite(Evidence::Factor(f)) => assert!((&n % &f) == BigUint::from(0u8)),
+///     Verdict::Composite(Evidence::Witness(a)) => assert!(a > BigUint::from(1u8)),
+///     v => panic!("{v:?}"),
+/// }
+/// ```
 pub fn check(n: &BigUint) -> Verdict {
-    if n < &BigUint::from(2u8) {
-        return Verdict::Neither;
-    }
     if let Some(small) = n.to_u64() {
-        if is_prime_u64(small) {
-            return Verdict::Prime;
-        }
+        return match small::check_u64(small) {
+            U64Verdict::Neither => Verdict::Neither,
+            U64Verdict::Prime => Verdict::Prime,
+            U64Verdict::Factor(f) => Verdict::Composite(Evidence::Factor(BigUint::from(f))),
+            U64Verdict::Witness(a) => Verdict::Composite(Evidence::Witness(BigUint::from(a))),
+        };
     }
-    for p in [2u32, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47] {
-        if (n % p).is_zero() && n != &BigUint::from(p) {
-            return Verdict::Composite(Evidence::Factor(BigUint::from(p)));
-        }
-    }
-    let one = BigUint::one();
-    let n1 = n - &one;
-    let s = n1.trailing_zeros().unwrap_or(0);
-    let d = &n1 >> s;
-    'outer: for a in 2u32..60 {
-        let a = BigUint::from(a);
-        let mut x = a.modpow(&d, n);
-        if x == one || x == n1 {
-            continue;
-        }
-        for _ in 1..s {
-            x = &x * &x % n;
-            if x == n1 {
-                continue 'outer;
-            }
-        }
-        return Verdict::Composite(Evidence::Witness(a));
-    }
-    if n.bits() <= 64 { Verdict::Prime } else { Verdict::ProbablePrime }
+    check_big(n)
 }
 
 /// [`check`] for signed input: negative numbers, 0 and 1 are [`Verdict::Neither`].
+///
+/// ```
+/// use num_bigint::BigInt;
+/// use primality::{check_signed, Verdict};
+/// assert_eq!(check_signed(&BigInt::from(-7)), Verdict::Neither);
+/// assert_eq!(check_signed(&BigInt::from(7)), Verdict::Prime);
+/// ```
 pub fn check_signed(n: &BigInt) -> Verdict {
     match n.sign() {
         Sign::Minus | Sign::NoSign => Verdict::Neither,
         Sign::Plus => check(n.magnitude()),
+    }
+}
+
+/// Baillie-PSW with evidence for `n ≥ 2^64`.
+fn check_big(n: &BigUint) -> Verdict {
+    let factor = |f: u64| Verdict::Composite(Evidence::Factor(BigUint::from(f)));
+    if !n.bit(0) {
+        return factor(2);
+    }
+    debug_assert!(!n.is_zero());
+    let k = n.iter_u64_digits().len();
+    let limbs = to_limbs(n, k);
+    if let Some(p) = trial::small_odd_factor_limbs(&limbs) {
+        return factor(p);
+    }
+    let ctx = MontCtx::new(n);
+    let dec = Decomposition::new(&ctx);
+    if !mr::strong_test_base2(&ctx, &dec) {
+        return Verdict::Composite(Evidence::Witness(BigUint::from(2u8)));
+    }
+    if let Some(r) = lucas::square_root(n, &limbs) {
+        return Verdict::Composite(Evidence::Factor(r));
+    }
+    match lucas::strong_lucas(&ctx) {
+        LucasOutcome::Probable => Verdict::ProbablePrime,
+        LucasOutcome::Factor(f) => factor(f),
+        LucasOutcome::Composite => {
+            Verdict::Composite(Evidence::Witness(mr::find_witness(&ctx, &dec)))
+        }
     }
 }

@@ -1,0 +1,171 @@
+//! The command line: one typed struct, flags with environment variables.
+
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// Default server URL.
+pub const DEFAULT_URL: &str = "http://127.0.0.1:5000";
+
+/// Exit codes, shown after `--help`.
+const AFTER_HELP: &str = "\
+Exit codes: 0 answered; 2 usage error or invalid number; 3 unauthorized (wrong key);
+4 quota exhausted; 5 cannot reach the server, timeout, or server error.
+
+Examples:
+  prime-client check 17 15 172983479832623897492387592384682937659382477
+  seq 1 1000 | prime-client --json check -
+  prime-client -v time";
+
+/// Ask a prime-api server whether integers are prime, or what time it is.
+#[derive(Debug, Parser)]
+#[command(name = "prime-client", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Base URL of the server; a path prefix is kept (http://host/api → http://host/api/check-prime)
+    #[arg(
+        long,
+        env = "PRIME_API_URL",
+        default_value = DEFAULT_URL,
+        value_name = "URL",
+        global = true
+    )]
+    pub url: String,
+
+    /// API key, sent as `Authorization: Bearer KEY`
+    #[arg(
+        long,
+        env = "PRIME_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY",
+        global = true
+    )]
+    pub key: Option<String>,
+
+    /// Print each answer as the server's JSON object, one per line
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Seconds to wait for each answer (connecting included)
+    #[arg(
+        long,
+        env = "PRIME_API_TIMEOUT",
+        default_value = "30",
+        value_name = "SECS",
+        value_parser = parse_timeout,
+        global = true
+    )]
+    pub timeout: Duration,
+
+    /// On quota exhausted (429), sleep until the quota resets and go on instead of failing
+    #[arg(long, global = true)]
+    pub wait: bool,
+
+    /// With --wait: the longest total wait for one request; a later reset fails with exit code 4
+    #[arg(
+        long,
+        env = "PRIME_API_MAX_WAIT",
+        default_value = "86400",
+        value_name = "SECS",
+        value_parser = parse_max_wait,
+        global = true
+    )]
+    pub max_wait: Duration,
+
+    /// Also print the remaining quota and its reset time (on stderr, after each answer)
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to ask the server.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check whether integers are prime: one line (or JSON object) per number
+    Check {
+        /// Decimal integers of any size; `-` reads whitespace-separated numbers from stdin
+        #[arg(
+            required = true,
+            value_name = "N",
+            allow_negative_numbers = true,
+            num_args = 1..
+        )]
+        numbers: Vec<String>,
+    },
+    /// Print the server's current time
+    Time,
+}
+
+/// Default `--timeout`, in seconds.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
+/// Default `--max-wait`, in seconds.
+pub const DEFAULT_MAX_WAIT_SECS: u64 = 86_400;
+
+/// `--timeout`; an empty value (`PRIME_API_TIMEOUT=`) means the default.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    if s.trim().is_empty() {
+        return Ok(Duration::from_secs(DEFAULT_TIMEOUT_SECS));
+    }
+    parse_seconds(s)
+}
+
+/// `--max-wait`; an empty value (`PRIME_API_MAX_WAIT=`) means the default.
+fn parse_max_wait(s: &str) -> Result<Duration, String> {
+    if s.trim().is_empty() {
+        return Ok(Duration::from_secs(DEFAULT_MAX_WAIT_SECS));
+    }
+    parse_seconds(s)
+}
+
+/// Parse a positive number of seconds (fractions allowed, at most a year).
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !secs.is_finite() || secs <= 0.0 {
+        return Err("must be a positive number of seconds".to_string());
+    }
+    if secs > 366.0 * 86_400.0 {
+        return Err("must be at most a year (31622400 seconds)".to_string());
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_negative_numbers_and_dash() {
+        let cli = Cli::try_parse_from(["prime-client", "check", "-5", "-", "17", "-v"]).unwrap();
+        assert!(cli.verbose);
+        match cli.command {
+            Command::Check { numbers } => assert_eq!(numbers, ["-5", "-", "17"]),
+            Command::Time => panic!("expected check"),
+        }
+    }
+
+    #[test]
+    fn seconds() {
+        assert_eq!(parse_seconds("30").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_seconds("0.5").unwrap(), Duration::from_millis(500));
+        assert!(parse_seconds("0").is_err());
+        assert!(parse_seconds("-1").is_err());
+        assert!(parse_seconds("inf").is_err());
+        assert!(parse_seconds("NaN").is_err());
+        assert!(parse_seconds("abc").is_err());
+        assert!(parse_seconds("").is_err());
+        assert_eq!(parse_timeout("").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse_max_wait(" ").unwrap(), Duration::from_secs(86_400));
+        assert_eq!(parse_timeout("2").unwrap(), Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,439 @@
+//! Montgomery arithmetic on fixed-width little-endian `u64` limb slices.
+//!
+//! A [`MontCtx`] is set up once per odd modulus `n` of `k` limbs (`R = 2^{64k}`): it holds
+//! `n`, `-n^{-1} mod 2^64`, `R mod n` and `R^2 mod n`. Products are formed by operand scanning
+//! into a `2k`-limb scratch buffer (squaring computes each cross product once and doubles), then
+//! reduced by word-wise Montgomery reduction (REDC) followed by one conditional subtraction.
+//! Every residue is kept fully reduced in `[0, n)`. Callers allocate the scratch buffers once, so
+//! exponentiation and Lucas loops never allocate.
+
+use num_bigint::BigUint;
+use num_traits::One;
+
+use crate::small::inv_u64;
+
+/// Montgomery context for an odd modulus `n > 1`.
+#[derive(Debug, Clone)]
+pub(crate) struct MontCtx {
+    /// The modulus, `k` limbs, little-endian.
+    pub(crate) n: Vec<u64>,
+    /// `-n^{-1} mod 2^64`.
+    n0: u64,
+    /// `R mod n`: Montgomery form of 1.
+    pub(crate) one: Vec<u64>,
+    /// `R^2 mod n`.
+    r2: Vec<u64>,
+}
+
+/// `acc += a * b` over `acc.len() == a.len()` limbs; returns the carry limb.
+#[inline(always)]
+fn mul_add_limb(acc: &mut [u64], a: &[u64], b: u64) -> u64 {
+    let mut carry = 0u64;
+    for (x, &y) in acc.iter_mut().zip(a) {
+        let t = y as u128 * b as u128 + *x as u128 + carry as u128;
+        *x = t as u64;
+        carry = (t >> 64) as u64;
+    }
+    carry
+}
+
+/// `a >= b` for equal-length slices.
+#[inline]
+pub(crate) fn geq(a: &[u64], b: &[u64]) -> bool {
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        if x != y {
+            return x > y;
+        }
+    }
+    true
+}
+
+/// `a -= b`, returning the borrow.
+#[inline]
+fn sub_in_place(a: &mut [u64], b: &[u64]) -> bool {
+    let mut borrow = false;
+    for (x, &y) in a.iter_mut().zip(b) {
+        let (d1, b1) = x.overflowing_sub(y);
+        let (d2, b2) = d1.overflowing_sub(borrow as u64);
+        *x = d2;
+        borrow = b1 | b2;
+    }
+    borrow
+}
+
+/// `a += b`, returning the carry.
+#[inline]
+fn add_in_place(a: &mut [u64], b: &[u64]) -> bool {
+    let mut carry = false;
+    for (x, &y) in a.iter_mut().zip(b) {
+        let (s1, c1) = x.overflowing_add(y);
+        let (s2, c2) = s1.overflowing_add(carry as u64);
+        *x = s2;
+        carry = c1 | c2;
+    }
+    carry
+}
+
+/// Little-endian limbs of `x`, padded with zeros to `k` limbs (`x` must fit).
+pub(crate) fn to_limbs(x: &BigUint, k: usize) -> Vec<u64> {
+    let mut v: Vec<u64> = x.iter_u64_digits().collect();
+    debug_assert!(v.len() <= k);
+    v.resize(k, 0);
+    v
+}
+
+/// The `BigUint` with these little-endian limbs.
+pub(crate) fn from_limbs(limbs: &[u64]) -> BigUint {
+    let mut digits = Vec::with_capacity(limbs.len() * 2);
+    for &l in limbs {
+        digits.push(l as u32);
+        digits.push((l >> 32) as u32);
+    }
+    BigUint::new(digits)
+}
+
+impl MontCtx {
+    /// Set up for an odd modulus `n > 1`.
+    pub(crate) fn new(n: &BigUint) -> Self {
+        debug_assert!(n.bit(0) && n > &BigUint::one());
+        let k = n.iter_u64_digits().len();
+        let nl = to_limbs(n, k);
+        let n0 = inv_u64(nl[0]).wrapping_neg();
+        let r = BigUint::one() << (64 * k);
+        let r1 = &r % n;
+        let r2 = (&r1 * &r1) % n;
+        MontCtx {
+            n: nl,
+            n0,
+            one: to_limbs(&r1, k),
+            r2: to_limbs(&r2, k),
+        }
+    }
+
+    /// Number of limbs `k`.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.n.len()
+    }
+
+    /// A zeroed `2k + 1`-limb product buffer.
+    pub(crate) fn scratch(&self) -> Vec<u64> {
+        vec![0; 2 * self.len() + 1]
+    }
+
+    /// Montgomery reduction: `out = t / R mod n` for `t < n R` held in `t[..2k]` (destroyed).
+    #[inline]
+    fn redc(&self, t: &mut [u64], out: &mut [u64]) {
+        let k = self.len();
+        let n = &self.n[..];
+        let mut top = 0u64; // carry out of limb i + k from the previous step
+        for i in 0..k {
+            let m = t[i].wrapping_mul(self.n0);
+            let c = mul_add_limb(&mut t[i..i + k], n, m);
+            let (s1, o1) = t[i + k].overflowing_add(c);
+            let (s2, o2) = s1.overflowing_add(top);
+            t[i + k] = s2;
+            top = o1 as u64 + o2 as u64;
+        }
+        // (t + M n) / R < 2n: one conditional subtraction makes it < n.
+        out.copy_from_slice(&t[k..2 * k]);
+        if top != 0 || geq(out, n) {
+            sub_in_place(out, n);
+        }
+    }
+
+    /// `t[..2k] = a * b`.
+    #[inline]
+    fn product(&self, a: &[u64], b: &[u64], t: &mut [u64]) {
+        let k = self.len();
+        t[..2 * k].fill(0);
+        for (i, &bi) in b.iter().enumerate() {
+            t[i + k] = mul_add_limb(&mut t[i..i + k], a, bi);
+        }
+    }
+
+    /// `t[..2k] = a * a`, each cross product computed once.
+    #[inline]
+    fn square(&self, a: &[u64], t: &mut [u64]) {
+        let k = self.len();
+        t[..2 * k].fill(0);
+        // Cross products a_i a_j, i < j, at limb i + j.
+        for i in 0..k.saturating_sub(1) {
+            let ai = a[i];
+            t[i + k] = mul_add_limb(&mut t[2 * i + 1..i + k], &a[i + 1..], ai);
+        }
+        // Double them.
+        let mut hi_bit = 0u64;
+        for x in t[..2 * k].iter_mut() {
+            let nb = *x >> 63;
+            *x = (*x << 1) | hi_bit;
+            hi_bit = nb;
+        }
+        // Add the squares a_i^2 at limb 2i.
+        let mut carry = 0u64;
+        for (i, &ai) in a.iter().enumerate() {
+            let sq = ai as u128 * ai as u128;
+            let lo = t[2 * i] as u128 + (sq as u64) as u128 + carry as u128;
+            t[2 * i] = lo as u64;
+            let hi = t[2 * i + 1] as u128 + (sq >> 64) + (lo >> 64);
+            t[2 * i + 1] = hi as u64;
+            carry = (hi >> 64) as u64;
+        }
+    }
+
+    /// `out = a b / R mod n`.
+    #[inline]
+    pub(crate) fn mul(&self, a: &[u64], b: &[u64], t: &mut [u64], out: &mut [u64]) {
+        self.product(a, b, t);
+        self.redc(t, out);
+    }
+
+    /// `x = x b / R mod n`.
+    #[inline]
+    pub(crate) fn mul_assign(&self, x: &mut [u64], b: &[u64], t: &mut [u64]) {
+        self.product(x, b, t);
+        self.redc(t, x);
+    }
+
+    /// `out = a^2 / R mod n`.
+    #[inline]
+    pub(crate) fn sqr(&self, a: &[u64], t: &mut [u64], out: &mut [u64]) {
+        self.square(a, t);
+        self.redc(t, out);
+    }
+
+    /// `x = x^2 / R mod n`.
+    #[inline]
+    pub(crate) fn sqr_assign(&self, x: &mut [u64], t: &mut [u64]) {
+        self.square(x, t);
+        self.redc(t, x);
+    }
+
+    /// `x = x + y mod n`.
+    #[inline]
+    pub(crate) fn add_assign(&self, x: &mut [u64], y: &[u64]) {
+        let carry = add_in_place(x, y);
+        if carry || geq(x, &self.n) {
+            sub_in_place(x, &self.n);
+        }
+    }
+
+    /// `x = x - y mod n`.
+    #[inline]
+    pub(crate) fn sub_assign(&self, x: &mut [u64], y: &[u64]) {
+        if sub_in_place(x, y) {
+            add_in_place(x, &self.n);
+        }
+    }
+
+    /// `x = 2x mod n`.
+    #[inline]
+    pub(crate) fn double_assign(&self, x: &mut [u64]) {
+        let mut hi_bit = 0u64;
+        for l in x.iter_mut() {
+            let nb = *l >> 63;
+            *l = (*l << 1) | hi_bit;
+            hi_bit = nb;
+        }
+        if hi_bit != 0 || geq(x, &self.n) {
+            sub_in_place(x, &self.n);
+        }
+    }
+
+    /// Montgomery form of `x < n` given as `k` limbs.
+    pub(crate) fn to_mont(&self, x: &[u64], t: &mut [u64], out: &mut [u64]) {
+        self.mul(x, &self.r2, t, out);
+    }
+
+    /// Montgomery form of a `BigUint` (reduced mod `n` first).
+    pub(crate) fn to_mont_big(&self, x: &BigUint) -> Vec<u64> {
+        let n = from_limbs(&self.n);
+        let xl = to_limbs(&(x % &n), self.len());
+        let mut t = self.scratch();
+        let mut out = vec![0; self.len()];
+        self.to_mont(&xl, &mut t, &mut out);
+        out
+    }
+
+    /// Leave Montgomery form: `x / R mod n`.
+    #[cfg(test)]
+    pub(crate) fn from_mont(&self, x: &[u64]) -> Vec<u64> {
+        let mut t = self.scratch();
+        t[..self.len()].copy_from_slice(x);
+        let mut out = vec![0; self.len()];
+        self.redc(&mut t, &mut out);
+        out
+    }
+
+    /// `x = x^e` in Montgomery form, by a sliding window over the bits of `e` (little-endian
+    /// limbs). `table` must hold `2^{w-1} k` limbs and `t`, `tmp` are scratch.
+    pub(crate) fn pow_assign(&self, x: &mut [u64], e: &[u64], bufs: &mut PowBuffers) {
+        let k = self.len();
+        let bits = bit_len(e);
+        if bits == 0 {
+            x.copy_from_slice(&self.one);
+            return;
+        }
+        let w = window_bits(bits);
+        let PowBuffers { table, t, base_sq } = bufs;
+        table.resize(k << (w - 1), 0);
+        // table[j] = x^{2j+1}.
+        table[..k].copy_from_slice(x);
+        self.sqr(x, t, base_sq);
+        for j in 1..(1usize << (w - 1)) {
+            let (prev, cur) = table.split_at_mut(j * k);
+            self.mul(&prev[(j - 1) * k..], base_sq, t, &mut cur[..k]);
+        }
+        let bit = |i: u64| (e[(i / 64) as usize] >> (i % 64)) & 1 == 1;
+        // The top bit is set: start from the window that contains it.
+        let mut i = bits as i64 - 1;
+        let mut started = false;
+        while i >= 0 {
+            if !bit(i as u64) {
+                self.sqr_assign(x, t);
+                i -= 1;
+                continue;
+            }
+            // Longest window [l, i] of at most w bits ending in a set bit.
+            let mut l = (i - w as i64 + 1).max(0);
+            while !bit(l as u64) {
+                l += 1;
+            }
+            let mut val = 0usize;
+            for j in (l..=i).rev() {
+                val = (val << 1) | bit(j as u64) as usize;
+            }
+            let entry = &table[(val >> 1) * k..((val >> 1) + 1) * k];
+            if started {
+                for _ in l..=i {
+                    self.sqr_assign(x, t);
+                }
+                self.mul_assign(x, entry, t);
+            } else {
+                x.copy_from_slice(entry);
+                started = true;
+            }
+            i = l - 1;
+        }
+    }
+}
+
+/// Scratch space for [`MontCtx::pow_assign`], reusable across calls.
+#[derive(Debug, Default)]
+pub(crate) struct PowBuffers {
+    table: Vec<u64>,
+    t: Vec<u64>,
+    base_sq: Vec<u64>,
+}
+
+impl PowBuffers {
+    pub(crate) fn new(ctx: &MontCtx) -> Self {
+        PowBuffers {
+            table: Vec::new(),
+            t: ctx.scratch(),
+            base_sq: vec![0; ctx.len()],
+        }
+    }
+}
+
+/// Bit length of little-endian limbs.
+pub(crate) fn bit_len(e: &[u64]) -> u64 {
+    match e.iter().rposition(|&l| l != 0) {
+        Some(i) => i as u64 * 64 + 64 - e[i].leading_zeros() as u64,
+        None => 0,
+    }
+}
+
+/// Window size for an exponent of `bits` bits (the thresholds of OpenSSL's
+/// `BN_window_bits_for_exponent_size`).
+fn window_bits(bits: u64) -> usize {
+    match bits {
+        672.. => 6,
+        240..=671 => 5,
+        80..=239 => 4,
+        24..=79 => 3,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use num_bigint::BigUint;
+    use proptest::prelude::*;
+
+    fn big(limbs: &[u64]) -> BigUint {
+        from_limbs(limbs)
+    }
+
+    fn odd_modulus(mut v: Vec<u64>) -> BigUint {
+        if let Some(l) = v.first_mut() {
+            *l |= 1;
+        }
+        let n = big(&v);
+        if n <= BigUint::one() {
+            BigUint::from(3u8)
+        } else {
+            n
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn mul_sqr_pow_match_num_bigint(
+            nv in proptest::collection::vec(any::<u64>(), 1..9),
+            av in proptest::collection::vec(any::<u64>(), 1..9),
+            bv in proptest::collection::vec(any::<u64>(), 1..9),
+            ev in proptest::collection::vec(any::<u64>(), 0..5),
+            top in prop_oneof![Just(u64::MAX), Just(1u64 << 63), any::<u64>()],
+        ) {
+            let mut nv = nv;
+            if let Some(l) = nv.last_mut() { *l |= top & (1 << 63); if *l == 0 { *l = 1; } }
+            let n = odd_modulus(nv);
+            let ctx = MontCtx::new(&n);
+            let k = ctx.len();
+            let a = big(&av) % &n;
+            let b = big(&bv) % &n;
+            let am = ctx.to_mont_big(&a);
+            let bm = ctx.to_mont_big(&b);
+            let mut t = ctx.scratch();
+            let mut out = vec![0; k];
+            ctx.mul(&am, &bm, &mut t, &mut out);
+            prop_assert_eq!(big(&ctx.from_mont(&out)), (&a * &b) % &n);
+            ctx.sqr(&am, &mut t, &mut out);
+            prop_assert_eq!(big(&ctx.from_mont(&out)), (&a * &a) % &n);
+            let mut x = am.clone();
+            ctx.add_assign(&mut x, &bm);
+            prop_assert_eq!(big(&ctx.from_mont(&x)), (&a + &b) % &n);
+            let mut x = am.clone();
+            ctx.sub_assign(&mut x, &bm);
+            prop_assert_eq!(big(&ctx.from_mont(&x)), (&a + &n - &b) % &n);
+            let mut x = am.clone();
+            ctx.double_assign(&mut x);
+            prop_assert_eq!(big(&ctx.from_mont(&x)), (&a * 2u32) % &n);
+            let e = big(&ev);
+            let mut el = to_limbs(&e, ev.len().max(1));
+            el.resize(ev.len().max(1), 0);
+            let mut x = am.clone();
+            let mut bufs = PowBuffers::new(&ctx);
+            ctx.pow_assign(&mut x, &el, &mut bufs);
+            prop_assert_eq!(big(&ctx.from_mont(&x)), a.modpow(&e, &n));
+        }
+    }
+
+    #[test]
+    fn extreme_operands() {
+        // n = 2^128 - 159 (prime), operands n - 1.
+        let n = (BigUint::one() << 128u32) - 159u32;
+        let ctx = MontCtx::new(&n);
+        let a = &n - 1u32;
+        let am = ctx.to_mont_big(&a);
+        let mut t = ctx.scratch();
+        let mut out = vec![0; 2];
+        ctx.sqr(&am, &mut t, &mut out);
+        assert_eq!(big(&ctx.from_mont(&out)), BigUint::one());
+        ctx.mul(&am, &am, &mut t, &mut out);
+        assert_eq!(big(&ctx.from_mont(&out)), BigUint::one());
+    }
+}

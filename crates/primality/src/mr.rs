@@ -1,0 +1,143 @@
+//! Strong (Miller-Rabin) tests on multi-limb numbers in Montgomery form.
+
+use num_bigint::BigUint;
+
+use crate::montgomery::{MontCtx, PowBuffers, bit_len, geq, to_limbs};
+
+/// `n - 1 = d 2^s` with `d` odd, for an odd `n > 1` held in a [`MontCtx`].
+#[derive(Debug)]
+pub(crate) struct Decomposition {
+    pub(crate) d: Vec<u64>,
+    pub(crate) s: u64,
+    /// Montgomery form of `-1`, i.e. `n - R mod n`.
+    pub(crate) minus_one: Vec<u64>,
+}
+
+impl Decomposition {
+    pub(crate) fn new(ctx: &MontCtx) -> Self {
+        let mut nm1 = ctx.n.clone();
+        nm1[0] -= 1; // n is odd
+        let s = nm1
+            .iter()
+            .position(|&l| l != 0)
+            .map_or(0, |i| i as u64 * 64 + nm1[i].trailing_zeros() as u64);
+        let d = shift_right(&nm1, s);
+        let mut minus_one = ctx.n.clone();
+        // n - one (one < n, so no borrow out).
+        let mut borrow = false;
+        for (x, &y) in minus_one.iter_mut().zip(&ctx.one) {
+            let (d1, b1) = x.overflowing_sub(y);
+            let (d2, b2) = d1.overflowing_sub(borrow as u64);
+            *x = d2;
+            borrow = b1 | b2;
+        }
+        Decomposition { d, s, minus_one }
+    }
+}
+
+/// `x >> s` for little-endian limbs.
+pub(crate) fn shift_right(x: &[u64], s: u64) -> Vec<u64> {
+    let words = (s / 64) as usize;
+    let bits = (s % 64) as u32;
+    let mut out = vec![0u64; x.len()];
+    for i in words..x.len() {
+        let lo = x[i] >> bits;
+        let hi = if bits != 0 && i + 1 < x.len() {
+            x[i + 1] << (64 - bits)
+        } else {
+            0
+        };
+        out[i - words] = lo | hi;
+    }
+    out
+}
+
+/// The tail of a strong test: `x = a^d` in Montgomery form; is `n` a strong probable prime?
+fn strong_tail(ctx: &MontCtx, dec: &Decomposition, x: &mut [u64], t: &mut [u64]) -> bool {
+    if x == ctx.one.as_slice() || x == dec.minus_one.as_slice() {
+        return true;
+    }
+    for _ in 1..dec.s {
+        ctx.sqr_assign(x, t);
+        if x == dec.minus_one.as_slice() {
+            return true;
+        }
+        if x == ctx.one.as_slice() {
+            return false;
+        }
+    }
+    false
+}
+
+/// Strong probable-prime test to base 2: `2^d` by left-to-right binary exponentiation where
+/// every multiplication by the base is a modular doubling, so the cost is one squaring per bit.
+pub(crate) fn strong_test_base2(ctx: &MontCtx, dec: &Decomposition) -> bool {
+    let k = ctx.len();
+    let mut t = ctx.scratch();
+    let mut x = ctx.one.clone();
+    ctx.double_assign(&mut x);
+    let bits = bit_len(&dec.d);
+    for i in (0..bits.saturating_sub(1)).rev() {
+        ctx.sqr_assign(&mut x, &mut t);
+        if (dec.d[(i / 64) as usize] >> (i % 64)) & 1 == 1 {
+            ctx.double_assign(&mut x);
+        }
+    }
+    debug_assert_eq!(x.len(), k);
+    strong_tail(ctx, dec, &mut x, &mut t)
+}
+
+/// Strong probable-prime test to an arbitrary base `a` (reduced mod `n`), sliding-window
+/// exponentiation. A base `≡ 0 (mod n)` passes.
+pub(crate) fn strong_test(
+    ctx: &MontCtx,
+    dec: &Decomposition,
+    a: &BigUint,
+    bufs: &mut PowBuffers,
+) -> bool {
+    let mut x = ctx.to_mont_big(a);
+    if x.iter().all(|&l| l == 0) {
+        return true;
+    }
+    ctx.pow_assign(&mut x, &dec.d, bufs);
+    let mut t = ctx.scratch();
+    strong_tail(ctx, dec, &mut x, &mut t)
+}
+
+/// The first base `a = 3, 4, 5, ...` for which the composite odd `n` fails the strong test.
+/// At most a quarter of the bases in `[1, n-1]` are strong liars (Monier, Rabin 1980), so the
+/// search ends, and in practice after one or two tries.
+pub(crate) fn find_witness(ctx: &MontCtx, dec: &Decomposition) -> BigUint {
+    let mut bufs = PowBuffers::new(ctx);
+    let mut a = BigUint::from(3u32);
+    loop {
+        if !strong_test(ctx, dec, &a, &mut bufs) {
+            return a;
+        }
+        a += 1u32;
+    }
+}
+
+/// A uniformly random integer in `[lo, lo + span)` (`span > 0`) from 64-bit draws by rejection.
+pub(crate) fn random_below<R: rand::Rng + ?Sized>(span: &BigUint, rng: &mut R) -> BigUint {
+    let k = span.iter_u64_digits().len();
+    let sl = to_limbs(span, k);
+    let bits = bit_len(&sl);
+    let top_mask = if bits % 64 == 0 {
+        u64::MAX
+    } else {
+        (1u64 << (bits % 64)) - 1
+    };
+    let mut v = vec![0u64; k];
+    loop {
+        for l in v.iter_mut() {
+            *l = rng.next_u64();
+        }
+        if let Some(last) = v.last_mut() {
+            *last &= top_mask;
+        }
+        if !geq(&v, &sl) {
+            return crate::montgomery::from_limbs(&v);
+        }
+    }
+}
