@@ -110,49 +110,7 @@ struct Session<'a, W, E> {
 impl<W: Write, E: Write> Session<'_, W, E> {
     fn run<R: BufRead>(&mut self, stdin: R, interactive: bool) -> Result<(), Halt> {
         match &self.cli.command {
-            Command::Check { numbers } => {
-                // Every argument is validated before anything is sent.
-                let mut parsed: Vec<Option<Number>> = Vec::with_capacity(numbers.len());
-                let mut invalid = false;
-                for arg in numbers {
-                    if arg == "-" {
-                        parsed.push(None);
-                        continue;
-                    }
-                    // Surrounding whitespace (from `"$(cat file)"` and the like) is not an error.
-                    match numbers::parse_number(arg.trim_ascii()) {
-                        Ok(n) => parsed.push(Some(n)),
-                        Err(error) => {
-                            invalid = true;
-                            self.report(&ClientError::InvalidNumber {
-                                context: String::new(),
-                                error,
-                            });
-                        }
-                    }
-                }
-                if invalid {
-                    return Err(Halt::Error(ClientError::Usage(
-                        "nothing was sent: fix the invalid numbers above".to_string(),
-                    )));
-                }
-                self.connect()?;
-                let mut stdin = Some(stdin);
-                for item in parsed {
-                    match item {
-                        Some(n) => self.check_one(&n)?,
-                        None => {
-                            if let Some(reader) = stdin.take() {
-                                if interactive {
-                                    self.note("reading numbers from stdin; end with Ctrl-D");
-                                }
-                                self.check_stream(reader)?;
-                            }
-                        }
-                    }
-                }
-                Ok(())
-            }
+            Command::Check { numbers } => self.check_command(numbers, stdin, interactive),
             Command::Time => {
                 self.connect()?;
                 let answer = self.with_wait(Api::time)?;
@@ -166,6 +124,64 @@ impl<W: Write, E: Write> Session<'_, W, E> {
                 Ok(())
             }
         }
+    }
+
+    /// `check N [N...]`: validate every argument, then ask about each in order; `-` streams
+    /// stdin at its place.
+    fn check_command<R: BufRead>(
+        &mut self,
+        args: &[String],
+        stdin: R,
+        interactive: bool,
+    ) -> Result<(), Halt> {
+        // Every argument is validated before anything is sent. `None` stands for stdin.
+        let mut sources: Vec<Option<Number>> = Vec::with_capacity(args.len());
+        let mut invalid = false;
+        for arg in args {
+            if arg == "-" {
+                if sources.contains(&None) {
+                    return Err(Halt::Error(ClientError::Usage(
+                        "'-' (read stdin) may be given only once".to_string(),
+                    )));
+                }
+                sources.push(None);
+                continue;
+            }
+            // Surrounding whitespace (from `"$(cat file)"` and the like) is not an error.
+            match numbers::parse_number(arg.trim_ascii()) {
+                Ok(n) => sources.push(Some(n)),
+                Err(error) => {
+                    invalid = true;
+                    self.report(&ClientError::InvalidNumber {
+                        context: String::new(),
+                        error,
+                    });
+                }
+            }
+        }
+        if invalid {
+            return Err(Halt::Error(ClientError::Usage(
+                "nothing was sent: fix the invalid numbers above".to_string(),
+            )));
+        }
+        self.connect()?;
+        let mut stdin = Some(stdin);
+        for source in sources {
+            match (source, stdin.take()) {
+                (Some(n), reader) => {
+                    stdin = reader;
+                    self.check_one(&n)?;
+                }
+                (None, Some(reader)) => {
+                    if interactive {
+                        self.note("reading numbers from stdin; end with Ctrl-D");
+                    }
+                    self.check_stream(reader)?;
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(())
     }
 
     /// Validate the key and URL and build the HTTP client.

@@ -54,6 +54,8 @@ fn usage_errors_exit_2() {
         &["frobnicate"][..],
         &["--timeout", "0", "time"][..],
         &["--timeout", "soon", "time"][..],
+        &["check", "-", "5", "-"][..],
+        &["--url", "ftp://example.com", "--key", "k", "time"][..],
     ] {
         let out = client().args(args).output().unwrap();
         assert_eq!(

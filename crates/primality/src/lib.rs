@@ -55,6 +55,13 @@ use std::fmt;
 use num_bigint::Sign;
 /// The big-integer types of the API, re-exported from `num-bigint` so callers need no other
 /// dependency.
+///
+/// ```
+/// use primality::{BigInt, BigUint, is_prime, is_prime_signed};
+/// let n: BigUint = "340282366920938463463374607431768211297".parse().unwrap(); // 2^128 - 159
+/// assert!(is_prime(&n));
+/// assert!(!is_prime_signed(&-BigInt::from(n)));
+/// ```
 pub use num_bigint::{BigInt, BigUint};
 use num_traits::{ToPrimitive, Zero};
 use rand::Rng;

@@ -37,6 +37,36 @@ fn mul_add_limb(acc: &mut [u64], a: &[u64], b: u64) -> u64 {
     carry
 }
 
+/// Two rows at once: `acc[..=len] += a * b0 + a * b1 * 2^64` over `acc.len() == a.len() + 1`
+/// limbs plus the carry `cin` at limb `len`; returns the carry out of limb `len` (at most
+/// `2^64`). With `SKIP` the row of `b1` leaves out the product `a[0] * b1` (for squaring, where
+/// it is a diagonal term). Each limb of `acc` is loaded and stored once per two rows.
+#[inline(always)]
+fn mul_add_2<const SKIP: bool>(acc: &mut [u64], a: &[u64], b0: u64, b1: u64, cin: u64) -> u128 {
+    let len = a.len();
+    let (body, last) = acc.split_at_mut(len);
+    let (Some((x0, body)), Some((&a0, rest))) = (body.split_first_mut(), a.split_first()) else {
+        return 0;
+    };
+    let p0 = a0 as u128 * b0 as u128 + *x0 as u128;
+    *x0 = p0 as u64;
+    let mut c0 = (p0 >> 64) as u64;
+    let mut c1 = 0u64;
+    let mut prev = if SKIP { 0 } else { a0 };
+    for (x, &y) in body.iter_mut().zip(rest) {
+        let p0 = y as u128 * b0 as u128 + *x as u128 + c0 as u128;
+        let p1 = prev as u128 * b1 as u128 + (p0 as u64) as u128 + c1 as u128;
+        *x = p1 as u64;
+        c0 = (p0 >> 64) as u64;
+        c1 = (p1 >> 64) as u64;
+        prev = y;
+    }
+    let p0 = last[0] as u128 + c0 as u128 + cin as u128;
+    let p1 = prev as u128 * b1 as u128 + (p0 as u64) as u128 + c1 as u128;
+    last[0] = p1 as u64;
+    (p0 >> 64) + (p1 >> 64)
+}
+
 /// `a >= b` for equal-length slices.
 #[inline]
 pub(crate) fn geq(a: &[u64], b: &[u64]) -> bool {
@@ -126,14 +156,32 @@ impl MontCtx {
     fn redc(&self, t: &mut [u64], out: &mut [u64]) {
         let k = self.len();
         let n = &self.n[..];
-        let mut top = 0u64; // carry out of limb i + k from the previous step
-        for i in 0..k {
-            let m = t[i].wrapping_mul(self.n0);
+        let n0 = self.n0;
+        // Two rows of the reduction at a time. `ov` is the carry pending at limb i + k.
+        let mut ov = 0u64;
+        let mut i = 0;
+        while i + 1 < k {
+            let m0 = t[i].wrapping_mul(n0);
+            // The next limb after adding m0 * n, to derive m1 before the pass.
+            let lo0 = m0 as u128 * n[0] as u128 + t[i] as u128;
+            let t1 = t[i + 1]
+                .wrapping_add((m0 as u128 * n[1] as u128) as u64)
+                .wrapping_add((lo0 >> 64) as u64);
+            let m1 = t1.wrapping_mul(n0);
+            let c = mul_add_2::<false>(&mut t[i..=i + k], n, m0, m1, ov);
+            let s = t[i + k + 1] as u128 + c;
+            t[i + k + 1] = s as u64;
+            ov = (s >> 64) as u64;
+            i += 2;
+        }
+        let mut top = ov;
+        if i < k {
+            // Odd k: one last row; the pending carry sits at limb i + k = 2k - 1.
+            let m = t[i].wrapping_mul(n0);
             let c = mul_add_limb(&mut t[i..i + k], n, m);
-            let (s1, o1) = t[i + k].overflowing_add(c);
-            let (s2, o2) = s1.overflowing_add(top);
-            t[i + k] = s2;
-            top = o1 as u64 + o2 as u64;
+            let s = t[i + k] as u128 + c as u128 + ov as u128;
+            t[i + k] = s as u64;
+            top = (s >> 64) as u64;
         }
         // (t + M n) / R < 2n: one conditional subtraction makes it < n.
         out.copy_from_slice(&t[k..2 * k]);
@@ -147,8 +195,14 @@ impl MontCtx {
     fn product(&self, a: &[u64], b: &[u64], t: &mut [u64]) {
         let k = self.len();
         t[..2 * k].fill(0);
-        for (i, &bi) in b.iter().enumerate() {
-            t[i + k] = mul_add_limb(&mut t[i..i + k], a, bi);
+        let mut i = 0;
+        while i + 1 < k {
+            // Limbs i + k and i + k + 1 are still zero here, so the carry fits one limb.
+            t[i + k + 1] = mul_add_2::<false>(&mut t[i..=i + k], a, b[i], b[i + 1], 0) as u64;
+            i += 2;
+        }
+        if i < k {
+            t[i + k] = mul_add_limb(&mut t[i..i + k], a, b[i]);
         }
     }
 
@@ -158,9 +212,17 @@ impl MontCtx {
         let k = self.len();
         t[..2 * k].fill(0);
         // Cross products a_i a_j, i < j, at limb i + j.
-        for i in 0..k.saturating_sub(1) {
-            let ai = a[i];
-            t[i + k] = mul_add_limb(&mut t[2 * i + 1..i + k], &a[i + 1..], ai);
+        // Rows i and i + 1 together: row i adds a_i a[i+1..] at limb 2i + 1, row i + 1 adds
+        // a_{i+1} a[i+2..] at limb 2i + 3, i.e. the same slice shifted by one, minus a_{i+1}^2.
+        let rows = k.saturating_sub(1);
+        let mut i = 0;
+        while i + 1 < rows {
+            t[i + k + 1] =
+                mul_add_2::<true>(&mut t[2 * i + 1..=i + k], &a[i + 1..], a[i], a[i + 1], 0) as u64;
+            i += 2;
+        }
+        if i < rows {
+            t[i + k] = mul_add_limb(&mut t[2 * i + 1..i + k], &a[i + 1..], a[i]);
         }
         // Double them.
         let mut hi_bit = 0u64;
@@ -241,23 +303,23 @@ impl MontCtx {
     }
 
     /// Montgomery form of `x < n` given as `k` limbs.
-    pub(crate) fn to_mont(&self, x: &[u64], t: &mut [u64], out: &mut [u64]) {
+    pub(crate) fn encode(&self, x: &[u64], t: &mut [u64], out: &mut [u64]) {
         self.mul(x, &self.r2, t, out);
     }
 
     /// Montgomery form of a `BigUint` (reduced mod `n` first).
-    pub(crate) fn to_mont_big(&self, x: &BigUint) -> Vec<u64> {
+    pub(crate) fn encode_big(&self, x: &BigUint) -> Vec<u64> {
         let n = from_limbs(&self.n);
         let xl = to_limbs(&(x % &n), self.len());
         let mut t = self.scratch();
         let mut out = vec![0; self.len()];
-        self.to_mont(&xl, &mut t, &mut out);
+        self.encode(&xl, &mut t, &mut out);
         out
     }
 
     /// Leave Montgomery form: `x / R mod n`.
     #[cfg(test)]
-    pub(crate) fn from_mont(&self, x: &[u64]) -> Vec<u64> {
+    pub(crate) fn decode(&self, x: &[u64]) -> Vec<u64> {
         let mut t = self.scratch();
         t[..self.len()].copy_from_slice(x);
         let mut out = vec![0; self.len()];
@@ -395,30 +457,30 @@ mod tests {
             let k = ctx.len();
             let a = big(&av) % &n;
             let b = big(&bv) % &n;
-            let am = ctx.to_mont_big(&a);
-            let bm = ctx.to_mont_big(&b);
+            let am = ctx.encode_big(&a);
+            let bm = ctx.encode_big(&b);
             let mut t = ctx.scratch();
             let mut out = vec![0; k];
             ctx.mul(&am, &bm, &mut t, &mut out);
-            prop_assert_eq!(big(&ctx.from_mont(&out)), (&a * &b) % &n);
+            prop_assert_eq!(big(&ctx.decode(&out)), (&a * &b) % &n);
             ctx.sqr(&am, &mut t, &mut out);
-            prop_assert_eq!(big(&ctx.from_mont(&out)), (&a * &a) % &n);
+            prop_assert_eq!(big(&ctx.decode(&out)), (&a * &a) % &n);
             let mut x = am.clone();
             ctx.add_assign(&mut x, &bm);
-            prop_assert_eq!(big(&ctx.from_mont(&x)), (&a + &b) % &n);
+            prop_assert_eq!(big(&ctx.decode(&x)), (&a + &b) % &n);
             let mut x = am.clone();
             ctx.sub_assign(&mut x, &bm);
-            prop_assert_eq!(big(&ctx.from_mont(&x)), (&a + &n - &b) % &n);
+            prop_assert_eq!(big(&ctx.decode(&x)), (&a + &n - &b) % &n);
             let mut x = am.clone();
             ctx.double_assign(&mut x);
-            prop_assert_eq!(big(&ctx.from_mont(&x)), (&a * 2u32) % &n);
+            prop_assert_eq!(big(&ctx.decode(&x)), (&a * 2u32) % &n);
             let e = big(&ev);
             let mut el = to_limbs(&e, ev.len().max(1));
             el.resize(ev.len().max(1), 0);
             let mut x = am.clone();
             let mut bufs = PowBuffers::new(&ctx);
             ctx.pow_assign(&mut x, &el, &mut bufs);
-            prop_assert_eq!(big(&ctx.from_mont(&x)), a.modpow(&e, &n));
+            prop_assert_eq!(big(&ctx.decode(&x)), a.modpow(&e, &n));
         }
     }
 
@@ -428,12 +490,12 @@ mod tests {
         let n = (BigUint::one() << 128u32) - 159u32;
         let ctx = MontCtx::new(&n);
         let a = &n - 1u32;
-        let am = ctx.to_mont_big(&a);
+        let am = ctx.encode_big(&a);
         let mut t = ctx.scratch();
         let mut out = vec![0; 2];
         ctx.sqr(&am, &mut t, &mut out);
-        assert_eq!(big(&ctx.from_mont(&out)), BigUint::one());
+        assert_eq!(big(&ctx.decode(&out)), BigUint::one());
         ctx.mul(&am, &am, &mut t, &mut out);
-        assert_eq!(big(&ctx.from_mont(&out)), BigUint::one());
+        assert_eq!(big(&ctx.decode(&out)), BigUint::one());
     }
 }

@@ -95,7 +95,7 @@ pub(crate) fn strong_test(
     a: &BigUint,
     bufs: &mut PowBuffers,
 ) -> bool {
-    let mut x = ctx.to_mont_big(a);
+    let mut x = ctx.encode_big(a);
     if x.iter().all(|&l| l == 0) {
         return true;
     }
@@ -123,7 +123,7 @@ pub(crate) fn random_below<R: rand::Rng + ?Sized>(span: &BigUint, rng: &mut R) -
     let k = span.iter_u64_digits().len();
     let sl = to_limbs(span, k);
     let bits = bit_len(&sl);
-    let top_mask = if bits % 64 == 0 {
+    let top_mask = if bits.is_multiple_of(64) {
         u64::MAX
     } else {
         (1u64 << (bits % 64)) - 1

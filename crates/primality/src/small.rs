@@ -18,8 +18,6 @@ pub(crate) struct Mont64 {
     ninv: u64,
     /// `R mod n`, the Montgomery form of 1.
     one: u64,
-    /// `R^2 mod n`.
-    r2: u64,
 }
 
 /// `n^{-1} mod 2^64` for odd `n` (Newton's iteration, each step doubles the correct bits).
@@ -37,10 +35,18 @@ impl Mont64 {
     pub(crate) fn new(n: u64) -> Self {
         debug_assert!(n % 2 == 1 && n > 1);
         let ninv = inv_u64(n);
-        let one = (u64::MAX % n) + 1; // 2^64 mod n; never n since n is odd and > 1
-        let one = if one == n { 0 } else { one };
-        let r2 = ((one as u128 * one as u128) % n as u128) as u64;
-        Mont64 { n, ninv, one, r2 }
+        // 2^64 mod n: 2^64 - n when n > 2^63 (no division), else (2^64 - n) mod n.
+        let one = if n > 1 << 63 {
+            n.wrapping_neg()
+        } else {
+            n.wrapping_neg() % n
+        };
+        Mont64 { n, ninv, one }
+    }
+
+    /// `R^2 mod n`, computed on demand: the hot paths never need it.
+    fn r2(&self) -> u64 {
+        ((self.one as u128 * self.one as u128) % self.n as u128) as u64
     }
 
     /// `a * b / R mod n` for `a, b < n`.
@@ -55,6 +61,20 @@ impl Mont64 {
         let mn_hi = ((m as u128 * self.n as u128) >> 64) as u64;
         let (r, borrow) = hi.overflowing_sub(mn_hi);
         if borrow { r.wrapping_add(self.n) } else { r }
+    }
+
+    /// `a * b / R - c mod n` for `a, b, c < n`. The high half of `a b` is below `n` and known
+    /// early, so `c` is subtracted from it while `m n` is still being multiplied: only one
+    /// correction remains on the critical path.
+    #[inline(always)]
+    pub(crate) fn mul_sub(&self, a: u64, b: u64, c: u64) -> u64 {
+        let t = a as u128 * b as u128;
+        let lo = t as u64;
+        let hi = (t >> 64) as u64;
+        let m = lo.wrapping_mul(self.ninv);
+        let hc = self.sub(hi, c);
+        let mn_hi = ((m as u128 * self.n as u128) >> 64) as u64;
+        self.sub(hc, mn_hi)
     }
 
     #[inline(always)]
@@ -80,14 +100,14 @@ impl Mont64 {
 
     /// Into Montgomery form (`x` may be any `u64`).
     #[inline(always)]
-    pub(crate) fn to_mont(&self, x: u64) -> u64 {
-        self.mul(x % self.n, self.r2)
+    pub(crate) fn encode(&self, x: u64) -> u64 {
+        self.mul(x % self.n, self.r2())
     }
 
     /// Out of Montgomery form.
     #[inline(always)]
     #[cfg(test)]
-    pub(crate) fn from_mont(&self, x: u64) -> u64 {
+    pub(crate) fn decode(&self, x: u64) -> u64 {
         self.mul(x, 1)
     }
 
@@ -117,7 +137,7 @@ pub(crate) fn strong_test(mont: &Mont64, a: u64) -> bool {
     let d = nm1 >> s;
     let one = mont.one;
     let minus_one = n - one;
-    let am = mont.to_mont(a);
+    let am = mont.encode(a);
     if am == 0 {
         return true;
     }
@@ -169,8 +189,84 @@ fn strong_test_base2(mont: &Mont64) -> bool {
     false
 }
 
+/// `n mod m` for a small `m`: the moduli that the search for `D` and `Q` meets first are
+/// constants here, so the compiler replaces the division by a multiplication.
+#[inline]
+pub(crate) fn mod_small(n: u64, m: u64) -> u64 {
+    macro_rules! by_const {
+        ($($c:literal)*) => {
+            match m {
+                $($c => n % $c,)*
+                _ => n % m,
+            }
+        };
+    }
+    by_const!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 19 21 23 25 27 29 31 33 35 37 39 41 43 45 47)
+}
+
 /// Jacobi symbol `(a / n)` for odd `n > 0`.
-pub(crate) fn jacobi_u64(mut a: u64, mut n: u64) -> i32 {
+pub(crate) fn jacobi_u64(a: u64, n: u64) -> i32 {
+    if n <= u32::MAX as u64 {
+        return jacobi_u32((a % n) as u32, n as u32);
+    }
+    jacobi_generic(a, n)
+}
+
+fn jacobi_u32(a: u32, n: u32) -> i32 {
+    jacobi_generic(a, n)
+}
+
+fn jacobi_generic<T>(mut a: T, mut n: T) -> i32
+where
+    T: Copy
+        + PartialEq
+        + From<u8>
+        + std::ops::Rem<Output = T>
+        + std::ops::ShrAssign<u32>
+        + std::ops::RemAssign
+        + TrailingZeros,
+{
+    let zero = T::from(0);
+    let (four, eight) = (T::from(4), T::from(8));
+    let (one, three, five) = (T::from(1), T::from(3), T::from(5));
+    a %= n;
+    let mut t = 1i32;
+    while a != zero {
+        let z = a.tz();
+        a >>= z;
+        let n8 = n % eight;
+        if z % 2 == 1 && (n8 == three || n8 == five) {
+            t = -t;
+        }
+        if a % four == three && n % four == three {
+            t = -t;
+        }
+        std::mem::swap(&mut a, &mut n);
+        a %= n;
+    }
+    if n == one { t } else { 0 }
+}
+
+/// `trailing_zeros` for the integer types of [`jacobi_generic`].
+trait TrailingZeros {
+    fn tz(self) -> u32;
+}
+
+impl TrailingZeros for u32 {
+    fn tz(self) -> u32 {
+        self.trailing_zeros()
+    }
+}
+
+impl TrailingZeros for u64 {
+    fn tz(self) -> u32 {
+        self.trailing_zeros()
+    }
+}
+
+/// Jacobi symbol `(a / n)` for odd `n > 0` (the plain version, kept for the unit tests).
+#[cfg(test)]
+pub(crate) fn jacobi_u64_plain(mut a: u64, mut n: u64) -> i32 {
     debug_assert!(n % 2 == 1);
     a %= n;
     let mut t = 1i32;
@@ -291,23 +387,28 @@ fn div_small_mod(y: u64, q: u64, n: u64) -> u64 {
     if q == 1 {
         return y;
     }
-    let nq = n % q;
+    let nq = mod_small(n, q);
     // n^{-1} mod q by brute force is fine for tiny q, but use the extended Euclid anyway.
     let ninv = inv_mod_small(nq, q);
-    let t = (q - (y % q) * ninv % q) % q;
-    ((y as u128 + n as u128 * t as u128) / q as u128) as u64
+    let t = (q - mod_small(y, q) * ninv % q) % q;
+    // x = y + n t is a multiple of q and x / q < n: divide exactly, without a 128-bit division,
+    // by shifting out the factors of 2 and multiplying by the odd part's inverse mod 2^64.
+    let x = y as u128 + n as u128 * t as u128;
+    let tz = q.trailing_zeros();
+    ((x >> tz) as u64).wrapping_mul(inv_u64(q >> tz))
 }
 
 /// Inverse of `a` modulo `m` (`gcd(a, m) = 1`, `m` small).
 pub(crate) fn inv_mod_small(a: u64, m: u64) -> u64 {
-    let (mut r0, mut r1) = (m as i128, (a % m) as i128);
-    let (mut t0, mut t1) = (0i128, 1i128);
+    debug_assert!(m < 1 << 32);
+    let (mut r0, mut r1) = (m as i64, (a % m) as i64);
+    let (mut t0, mut t1) = (0i64, 1i64);
     while r1 != 0 {
         let q = r0 / r1;
         (r0, r1) = (r1, r0 - q * r1);
         (t0, t1) = (t1, t0 - q * t1);
     }
-    t0.rem_euclid(m as i128) as u64
+    t0.rem_euclid(m as i64) as u64
 }
 
 /// Strong Lucas test with Selfridge's parameters for odd `n`, not a perfect square, with no
@@ -324,14 +425,14 @@ pub(crate) fn inv_mod_small(a: u64, m: u64) -> u64 {
 /// Lucas test of Baillie-Wagstaff, at one squaring and one multiplication per bit.
 pub(crate) fn strong_lucas(mont: &Mont64) -> LucasOutcome {
     let n = mont.n;
-    let d = match selfridge_d(n % 8, |m| n % m, Some(n)) {
+    let d = match selfridge_d(n % 8, |m| mod_small(n, m), Some(n)) {
         Ok(d) => d,
         Err(f) => return LucasOutcome::Factor(f),
     };
     // Q = (1 - D) / 4.
     let q = (1 - d) / 4;
     let qa = q.unsigned_abs();
-    let g = gcd_u64(qa, n % qa.max(1));
+    let g = gcd_u64(qa, mod_small(n, qa.max(1)));
     if qa > 1 && g > 1 {
         return if g < n {
             LucasOutcome::Factor(g)
@@ -357,11 +458,11 @@ pub(crate) fn strong_lucas(mont: &Mont64) -> LucasOutcome {
         let top = 63 - m.leading_zeros();
         for i in (0..=top).rev() {
             if (m >> i) & 1 == 1 {
-                a = mont.sub(mont.mul(a, b), p);
-                b = mont.sub(mont.sqr(b), two);
+                a = mont.mul_sub(a, b, p);
+                b = mont.mul_sub(b, b, two);
             } else {
-                b = mont.sub(mont.mul(a, b), p);
-                a = mont.sub(mont.sqr(a), two);
+                b = mont.mul_sub(a, b, p);
+                a = mont.mul_sub(a, a, two);
             }
         }
     }
@@ -369,12 +470,12 @@ pub(crate) fn strong_lucas(mont: &Mont64) -> LucasOutcome {
         return LucasOutcome::Probable;
     }
     // V'_d = V'_m V'_{m+1} - P'.
-    let mut v = mont.sub(mont.mul(a, b), p);
+    let mut v = mont.mul_sub(a, b, p);
     for _ in 1..s {
         if v == 0 {
             return LucasOutcome::Probable;
         }
-        v = mont.sub(mont.sqr(v), two);
+        v = mont.mul_sub(v, v, two);
     }
     LucasOutcome::Composite
 }
@@ -393,7 +494,7 @@ pub(crate) fn check_u64(n: u64) -> U64Verdict {
     if n < 2 {
         return U64Verdict::Neither;
     }
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         return if n == 2 {
             U64Verdict::Prime
         } else {
@@ -443,7 +544,7 @@ pub(crate) fn is_prime_u64(n: u64) -> bool {
     if n < 64 {
         return (PRIMES_BELOW_64 >> n) & 1 == 1;
     }
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         return false;
     }
     if let Some(p) = trial::small_odd_factor_u64(n) {
@@ -511,8 +612,12 @@ mod tests {
             for a in [0u64, 1, 2, n / 2, n - 1, 12345 % n] {
                 for b in [0u64, 1, 3, n / 3, n - 1, n - 2] {
                     let want = ((a as u128 * b as u128) % n as u128) as u64;
-                    let got = m.from_mont(m.mul(m.to_mont(a), m.to_mont(b)));
+                    let got = m.decode(m.mul(m.encode(a), m.encode(b)));
                     assert_eq!(got, want, "n={n} a={a} b={b}");
+                    let c = (a ^ b) % n;
+                    let want = ((want as u128 + n as u128 - c as u128) % n as u128) as u64;
+                    let got = m.decode(m.mul_sub(m.encode(a), m.encode(b), m.encode(c)));
+                    assert_eq!(got, want, "mul_sub n={n} a={a} b={b} c={c}");
                 }
             }
         }
@@ -524,6 +629,25 @@ mod tests {
             for d in [5i64, -7, 9, -11, 13, -15, 17, -19, 21, -23, -1, 2, -2, 8] {
                 let direct = jacobi_u64(d.rem_euclid(n as i64) as u64, n);
                 assert_eq!(jacobi_small(d, n % 8, |m| n % m), direct, "d={d} n={n}");
+            }
+        }
+    }
+
+    #[test]
+    fn jacobi_variants_agree() {
+        for n in (1u64..3000).step_by(2) {
+            for a in 0..200u64 {
+                assert_eq!(jacobi_u64(a, n), jacobi_u64_plain(a, n), "({a}/{n})");
+            }
+        }
+        for n in [(1u64 << 61) - 1, u64::MAX, (1 << 32) + 15] {
+            for a in [0u64, 1, 2, 3, 5, 7, 12345, n - 1] {
+                assert_eq!(jacobi_u64(a, n), jacobi_u64_plain(a, n), "({a}/{n})");
+            }
+        }
+        for m in 1..100u64 {
+            for n in [0u64, 1, 99, 1 << 40, u64::MAX, u64::MAX - 1] {
+                assert_eq!(mod_small(n, m), n % m);
             }
         }
     }

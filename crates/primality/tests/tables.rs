@@ -70,7 +70,7 @@ fn a002997_carmichael_numbers() {
         while m > 1 {
             let p = spf[m] as usize;
             m /= p;
-            if m % p == 0 || (n - 1) % (p - 1) != 0 {
+            if m.is_multiple_of(p) || !(n - 1).is_multiple_of(p - 1) {
                 return false;
             }
         }

@@ -8,8 +8,10 @@ use prime_server::config::Cli;
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    prime_server::telemetry::init();
-    match prime_server::cli::run(cli).await {
+    let logs = prime_server::telemetry::init();
+    let result = prime_server::cli::run(cli).await;
+    drop(logs); // flush pending log lines before the last words
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,7 +1,9 @@
 //! Logging: tracing to stderr (`RUST_LOG` honoured, default `info`) and one line per request
 //! with method, path, status, latency and the key's display prefix — never the key or its hash.
 
-use std::time::Instant;
+use std::io::Write;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -9,16 +11,123 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest};
 use tracing_subscriber::EnvFilter;
 
-/// Install the global subscriber (once; later calls are ignored).
-pub fn init() {
+enum LogMsg {
+    Line(Vec<u8>),
+    Flush(SyncSender<()>),
+}
+
+/// Log lines are formatted on the calling thread and written by one background thread, in
+/// batches, so request handlers never wait for a `write` to stderr.
+#[derive(Clone)]
+struct ChannelMakeWriter {
+    tx: SyncSender<LogMsg>,
+}
+
+/// One event's bytes; sent to the writer thread when dropped.
+struct LineWriter {
+    tx: SyncSender<LogMsg>,
+    buf: Vec<u8>,
+}
+
+impl Write for LineWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LineWriter {
+    fn drop(&mut self) {
+        if !self.buf.is_empty() {
+            let _ = self.tx.send(LogMsg::Line(std::mem::take(&mut self.buf)));
+        }
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ChannelMakeWriter {
+    type Writer = LineWriter;
+    fn make_writer(&'a self) -> LineWriter {
+        LineWriter {
+            tx: self.tx.clone(),
+            buf: Vec::with_capacity(256),
+        }
+    }
+}
+
+fn writer_thread(rx: Receiver<LogMsg>) {
+    let stderr = std::io::stderr();
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stderr.lock());
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                LogMsg::Line(line) => {
+                    let _ = out.write_all(&line);
+                }
+                LogMsg::Flush(ack) => {
+                    let _ = out.flush();
+                    let _ = ack.send(());
+                }
+            }
+            next = rx.try_recv().ok();
+        }
+        let _ = out.flush();
+    }
+}
+
+/// Flushes pending log lines when dropped (keep it alive for the life of the program).
+#[derive(Debug)]
+pub struct LogGuard {
+    tx: Option<SyncSender<LogMsg>>,
+}
+
+impl std::fmt::Debug for LogMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogMsg")
+    }
+}
+
+impl Drop for LogGuard {
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let (ack, done) = sync_channel(1);
+            if tx.send(LogMsg::Flush(ack)).is_ok() {
+                let _ = done.recv_timeout(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Install the global subscriber (once; later calls do nothing but return a guard).
+pub fn init() -> LogGuard {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tokio_cron_scheduler=warn,actix_server=warn"));
-    let _ = tracing_subscriber::fmt()
+    let (tx, rx) = sync_channel(64 * 1024);
+    let spawned = std::thread::Builder::new()
+        .name("log-writer".into())
+        .spawn(move || writer_thread(rx));
+    if spawned.is_err() {
+        // No thread: log straight to stderr.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .try_init();
+        return LogGuard { tx: None };
+    }
+    let installed = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
+        .with_writer(ChannelMakeWriter { tx: tx.clone() })
         .with_target(false)
-        .try_init();
+        .try_init()
+        .is_ok();
+    LogGuard {
+        tx: installed.then_some(tx),
+    }
 }
 
 /// The authenticated key's display prefix, stored in the request's extensions for the log line.

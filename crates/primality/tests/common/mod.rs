@@ -31,7 +31,7 @@ pub fn trial_is_prime(n: u64) -> bool {
     }
     let mut d = 2u64;
     while d * d <= n {
-        if n % d == 0 {
+        if n.is_multiple_of(d) {
             return false;
         }
         d += 1;
@@ -61,7 +61,7 @@ pub fn sprp_u64(n: u64, a: u64) -> bool {
     let s = (n - 1).trailing_zeros();
     let d = (n - 1) >> s;
     let mut x = powmod(a, d, n);
-    if x == 1 || x == n - 1 || a % n == 0 {
+    if x == 1 || x == n - 1 || a.is_multiple_of(n) {
         return true;
     }
     for _ in 1..s {
@@ -118,7 +118,7 @@ pub fn ref_is_prime_u64(n: u64) -> bool {
         return false;
     }
     for &p in &FIRST_PRIMES[..12] {
-        if n % p as u64 == 0 {
+        if n.is_multiple_of(p as u64) {
             return n == p as u64;
         }
     }
@@ -131,7 +131,7 @@ pub fn jacobi(a: i64, n: u64) -> i32 {
     let mut n = n;
     let mut t = 1;
     while a != 0 {
-        while a % 2 == 0 {
+        while a.is_multiple_of(2) {
             a /= 2;
             if n % 8 == 3 || n % 8 == 5 {
                 t = -t;
@@ -156,7 +156,7 @@ pub fn strong_lucas_u64(n: u64) -> Option<bool> {
         if j == -1 {
             break;
         }
-        if j == 0 && d.unsigned_abs() % n != 0 {
+        if j == 0 && !d.unsigned_abs().is_multiple_of(n) {
             return None;
         }
         d = if d > 0 { -(d + 2) } else { -d + 2 };

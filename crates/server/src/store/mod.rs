@@ -5,7 +5,9 @@
 //! the same statement as the consume: a late or missed scheduler run can neither grant nor
 //! withhold quota wrongly.
 
+pub mod postgres;
 pub mod sqlite;
+mod sqlite_batch;
 
 use crate::keys::KeyHash;
 use crate::quota::{QuotaState, Schedules};
@@ -14,11 +16,14 @@ use crate::quota::{QuotaState, Schedules};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database URL names no supported backend.
-    #[error("unsupported database URL '{0}' (expected sqlite://PATH)")]
+    #[error("unsupported database URL '{0}' (expected sqlite://PATH or postgres://...)")]
     UnsupportedUrl(String),
     /// The database could not be reached or refused a statement.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The batched hot path failed.
+    #[error("database error: {0}")]
+    Hot(String),
     /// The schema could not be migrated.
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -146,13 +151,20 @@ pub enum Consume {
 pub enum Store {
     /// Embedded SQLite (`sqlite://PATH`).
     Sqlite(sqlite::SqliteStore),
+    /// PostgreSQL (`postgres://…`), for several instances sharing one database.
+    Postgres(postgres::PostgresStore),
 }
 
 impl Store {
-    /// Connect to (and create, for SQLite) the database named by `url`, and migrate its schema.
+    /// Connect to the database named by `url` (`sqlite://PATH`, a bare path, or
+    /// `postgres://…`), creating an SQLite file if missing, and migrate its schema.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         if let Some(rest) = url.strip_prefix("sqlite:") {
             Ok(Store::Sqlite(sqlite::SqliteStore::connect(rest).await?))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Store::Postgres(
+                postgres::PostgresStore::connect(url).await?,
+            ))
         } else if url.contains("://") {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
         } else {
@@ -165,6 +177,7 @@ impl Store {
     pub async fn create_key(&self, key: &NewKey) -> Result<i64, StoreError> {
         match self {
             Store::Sqlite(s) => s.create_key(key).await,
+            Store::Postgres(s) => s.create_key(key).await,
         }
     }
 
@@ -172,6 +185,7 @@ impl Store {
     pub async fn count_keys(&self) -> Result<i64, StoreError> {
         match self {
             Store::Sqlite(s) => s.count_keys().await,
+            Store::Postgres(s) => s.count_keys().await,
         }
     }
 
@@ -184,6 +198,7 @@ impl Store {
     ) -> Result<Consume, StoreError> {
         match self {
             Store::Sqlite(s) => s.consume(hash, schedules, now).await,
+            Store::Postgres(s) => s.consume(hash, schedules, now).await,
         }
     }
 
@@ -195,6 +210,7 @@ impl Store {
     ) -> Result<Option<KeyRecord>, StoreError> {
         match self {
             Store::Sqlite(s) => s.authenticate(hash, now).await,
+            Store::Postgres(s) => s.authenticate(hash, now).await,
         }
     }
 
@@ -202,6 +218,7 @@ impl Store {
     pub async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
         match self {
             Store::Sqlite(s) => s.list_keys().await,
+            Store::Postgres(s) => s.list_keys().await,
         }
     }
 
@@ -209,6 +226,7 @@ impl Store {
     pub async fn get_key(&self, id: i64) -> Result<Option<KeyRecord>, StoreError> {
         match self {
             Store::Sqlite(s) => s.get_key(id).await,
+            Store::Postgres(s) => s.get_key(id).await,
         }
     }
 
@@ -216,6 +234,7 @@ impl Store {
     pub async fn revoke(&self, id: i64) -> Result<bool, StoreError> {
         match self {
             Store::Sqlite(s) => s.revoke(id).await,
+            Store::Postgres(s) => s.revoke(id).await,
         }
     }
 
@@ -229,6 +248,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         match self {
             Store::Sqlite(s) => s.update(id, update, schedules, now).await,
+            Store::Postgres(s) => s.update(id, update, schedules, now).await,
         }
     }
 
@@ -236,6 +256,7 @@ impl Store {
     pub async fn reset_usage(&self, id: i64) -> Result<bool, StoreError> {
         match self {
             Store::Sqlite(s) => s.reset_usage(id).await,
+            Store::Postgres(s) => s.reset_usage(id).await,
         }
     }
 
@@ -247,6 +268,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         match self {
             Store::Sqlite(s) => s.apply_due_resets(schedules, now).await,
+            Store::Postgres(s) => s.apply_due_resets(schedules, now).await,
         }
     }
 
@@ -254,6 +276,7 @@ impl Store {
     pub async fn distinct_schedules(&self) -> Result<Vec<String>, StoreError> {
         match self {
             Store::Sqlite(s) => s.distinct_schedules().await,
+            Store::Postgres(s) => s.distinct_schedules().await,
         }
     }
 
@@ -261,6 +284,7 @@ impl Store {
     pub async fn health(&self) -> Result<(), StoreError> {
         match self {
             Store::Sqlite(s) => s.health().await,
+            Store::Postgres(s) => s.health().await,
         }
     }
 
@@ -268,6 +292,7 @@ impl Store {
     pub async fn close(&self) {
         match self {
             Store::Sqlite(s) => s.close().await,
+            Store::Postgres(s) => s.close().await,
         }
     }
 }

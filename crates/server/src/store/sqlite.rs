@@ -9,6 +9,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 
+use super::sqlite_batch::HotPath;
 use super::{Consume, KeyRecord, KeyUpdate, NewKey, StoreError};
 use crate::keys::KeyHash;
 use crate::quota::{QuotaState, Schedules};
@@ -18,7 +19,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 /// The hot-path statement: authenticate by hash, check revocation and expiry, apply a due
 /// reset lazily (for keys on the default schedule) and consume one unit — all in one atomic
 /// statement. `$1` hash, `$2` now, `$3`/`$4` the default schedule's period containing now.
-pub const CONSUME_SQL: &str = "UPDATE api_keys SET \
+pub(crate) const CONSUME_SQL: &str = "UPDATE api_keys SET \
     used = CASE WHEN next_reset_at <= $2 THEN 1 ELSE used + 1 END, \
     period_start = CASE WHEN next_reset_at <= $2 THEN $3 ELSE period_start END, \
     next_reset_at = CASE WHEN next_reset_at <= $2 THEN $4 ELSE next_reset_at END \
@@ -40,9 +41,10 @@ const CONSUME_NEW_PERIOD_SQL: &str = "UPDATE api_keys SET used = 1, period_start
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    hot: std::sync::Arc<HotPath>,
 }
 
-fn record(row: &SqliteRow) -> Result<KeyRecord, sqlx::Error> {
+pub(super) fn record(row: &SqliteRow) -> Result<KeyRecord, sqlx::Error> {
     Ok(KeyRecord {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -96,9 +98,14 @@ impl SqliteStore {
             .min_connections(1)
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(5))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
-        Ok(SqliteStore { writer, reader })
+        let hot = std::sync::Arc::new(HotPath::start(&options).await?);
+        Ok(SqliteStore {
+            writer,
+            reader,
+            hot,
+        })
     }
 
     pub(crate) async fn create_key(&self, key: &NewKey) -> Result<i64, StoreError> {
@@ -145,15 +152,16 @@ impl SqliteStore {
         let default = schedules.default_period(now);
         // Bounded: each retry means another request changed the row in between.
         for _ in 0..8 {
-            let row = sqlx::query(CONSUME_SQL)
-                .bind(&hash.0[..])
-                .bind(now)
-                .bind(default.start)
-                .bind(default.end)
-                .fetch_optional(&self.writer)
-                .await?;
-            if let Some(row) = row {
-                return Ok(granted(&row)?);
+            let consumed = self
+                .hot
+                .consume(hash.0, now, default.start, default.end)
+                .await
+                .map_err(|e| StoreError::Hot(e.0))?;
+            if let Some(c) = consumed {
+                return Ok(Consume::Granted {
+                    prefix: c.prefix,
+                    state: c.state,
+                });
             }
             // Not granted: find out why (this read never changes anything).
             let Some(key) = self.by_hash(hash).await? else {
@@ -203,16 +211,12 @@ impl SqliteStore {
         hash: &KeyHash,
         now: i64,
     ) -> Result<Option<KeyRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, prefix, quota_limit, used, reset_schedule, period_start, \
-             next_reset_at, expires_at, revoked, created_at FROM api_keys \
-             WHERE key_hash = $1 AND revoked = 0 AND (expires_at IS NULL OR expires_at > $2)",
-        )
-        .bind(&hash.0[..])
-        .bind(now)
-        .fetch_optional(&self.reader)
-        .await?;
-        Ok(row.as_ref().map(record).transpose()?)
+        let key = self
+            .hot
+            .lookup(hash.0)
+            .await
+            .map_err(|e| StoreError::Hot(e.0))?;
+        Ok(key.filter(|k| k.is_active(now)))
     }
 
     pub(crate) async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
@@ -370,6 +374,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn close(&self) {
+        self.hot.close().await;
         self.reader.close().await;
         self.writer.close().await;
     }

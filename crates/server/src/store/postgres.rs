@@ -1,0 +1,362 @@
+//! PostgreSQL backend: the same schema, statements and semantics as the SQLite backend, for
+//! several server instances sharing one database. Row locks make the conditional updates exact
+//! across instances (READ COMMITTED re-evaluates the WHERE clause on the locked row).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::Row;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+
+use super::{Consume, KeyRecord, KeyUpdate, NewKey, StoreError};
+use crate::keys::KeyHash;
+use crate::quota::{QuotaState, Schedules};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The hot-path statement: authenticate by hash, check revocation and expiry, apply a due
+/// reset lazily (for keys on the default schedule) and consume one unit — all in one atomic
+/// statement. `$1` hash, `$2` now, `$3`/`$4` the default schedule's period containing now.
+pub const CONSUME_SQL: &str = "UPDATE api_keys SET \
+    used = CASE WHEN next_reset_at <= $2 THEN 1 ELSE used + 1 END, \
+    period_start = CASE WHEN next_reset_at <= $2 THEN $3 ELSE period_start END, \
+    next_reset_at = CASE WHEN next_reset_at <= $2 THEN $4 ELSE next_reset_at END \
+    WHERE key_hash = $1 AND revoked = FALSE AND (expires_at IS NULL OR expires_at > $2) \
+    AND quota_limit > 0 \
+    AND ((next_reset_at > $2 AND used < quota_limit) \
+         OR (next_reset_at <= $2 AND reset_schedule IS NULL)) \
+    RETURNING prefix, quota_limit, used, period_start, next_reset_at";
+
+/// Reset-and-consume for a key on its own schedule whose period has ended: compare-and-set on
+/// the old period end, so concurrent requests open the new period exactly once.
+const CONSUME_NEW_PERIOD_SQL: &str = "UPDATE api_keys SET used = 1, period_start = $3, next_reset_at = $4 \
+    WHERE id = $1 AND next_reset_at = $2 AND next_reset_at <= $5 AND revoked = FALSE \
+    AND (expires_at IS NULL OR expires_at > $5) AND quota_limit > 0 \
+    RETURNING prefix, quota_limit, used, period_start, next_reset_at";
+
+/// PostgreSQL-backed store.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    writer: PgPool,
+    reader: PgPool,
+}
+
+fn record(row: &PgRow) -> Result<KeyRecord, sqlx::Error> {
+    Ok(KeyRecord {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        prefix: row.try_get("prefix")?,
+        limit: row.try_get("quota_limit")?,
+        used: row.try_get("used")?,
+        reset_schedule: row.try_get("reset_schedule")?,
+        period_start: row.try_get("period_start")?,
+        next_reset_at: row.try_get("next_reset_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked: row.try_get("revoked")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn granted(row: &PgRow) -> Result<Consume, sqlx::Error> {
+    Ok(Consume::Granted {
+        prefix: row.try_get("prefix")?,
+        state: QuotaState {
+            limit: row.try_get("quota_limit")?,
+            used: row.try_get("used")?,
+            period_start: row.try_get("period_start")?,
+            next_reset_at: row.try_get("next_reset_at")?,
+        },
+    })
+}
+
+impl PostgresStore {
+    /// Connect to `url` (`postgres://…`) and migrate. Safe when several instances start at
+    /// once: sqlx's migrator holds an advisory lock while it runs.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .min_connections(1)
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(PostgresStore {
+            writer: pool.clone(),
+            reader: pool,
+        })
+    }
+
+    pub(crate) async fn create_key(&self, key: &NewKey) -> Result<i64, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO api_keys (name, prefix, key_hash, quota_limit, used, reset_schedule, \
+             period_start, next_reset_at, expires_at, revoked, created_at) \
+             VALUES ($1, $2, $3, $4, 0, $5, 0, 0, $6, FALSE, $7) RETURNING id",
+        )
+        .bind(&key.name)
+        .bind(&key.prefix)
+        .bind(&key.hash.0[..])
+        .bind(key.limit)
+        .bind(key.reset_schedule.as_deref())
+        .bind(key.expires_at)
+        .bind(key.now)
+        .fetch_one(&self.writer)
+        .await?;
+        Ok(id)
+    }
+
+    pub(crate) async fn count_keys(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
+            .fetch_one(&self.reader)
+            .await?)
+    }
+
+    async fn by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, prefix, quota_limit, used, reset_schedule, period_start, \
+             next_reset_at, expires_at, revoked, created_at FROM api_keys WHERE key_hash = $1",
+        )
+        .bind(&hash.0[..])
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.as_ref().map(record).transpose()?)
+    }
+
+    pub(crate) async fn consume(
+        &self,
+        hash: &KeyHash,
+        schedules: &Schedules,
+        now: i64,
+    ) -> Result<Consume, StoreError> {
+        let default = schedules.default_period(now);
+        // Bounded: each retry means another request changed the row in between.
+        for _ in 0..8 {
+            let row = sqlx::query(CONSUME_SQL)
+                .bind(&hash.0[..])
+                .bind(now)
+                .bind(default.start)
+                .bind(default.end)
+                .fetch_optional(&self.writer)
+                .await?;
+            if let Some(row) = row {
+                return Ok(granted(&row)?);
+            }
+            // Not granted: find out why (this read never changes anything).
+            let Some(key) = self.by_hash(hash).await? else {
+                return Ok(Consume::Unauthorized);
+            };
+            if !key.is_active(now) {
+                return Ok(Consume::Unauthorized);
+            }
+            if key.next_reset_at <= now && key.limit > 0 {
+                let Some(own) = key.reset_schedule.as_deref() else {
+                    continue; // the default-schedule statement will handle it
+                };
+                let p = schedules.period_for(Some(own), now);
+                let row = sqlx::query(CONSUME_NEW_PERIOD_SQL)
+                    .bind(key.id)
+                    .bind(key.next_reset_at)
+                    .bind(p.start)
+                    .bind(p.end)
+                    .bind(now)
+                    .fetch_optional(&self.writer)
+                    .await?;
+                if let Some(row) = row {
+                    return Ok(granted(&row)?);
+                }
+                continue;
+            }
+            if key.used < key.limit && key.next_reset_at > now {
+                continue; // someone reset or raised the limit in between: try again
+            }
+            return Ok(Consume::Exhausted {
+                state: key.quota_state(schedules, now),
+                prefix: key.prefix,
+            });
+        }
+        // Persistent contention: refuse rather than over-grant.
+        match self.by_hash(hash).await? {
+            Some(key) if key.is_active(now) => Ok(Consume::Exhausted {
+                state: key.quota_state(schedules, now),
+                prefix: key.prefix,
+            }),
+            _ => Ok(Consume::Unauthorized),
+        }
+    }
+
+    pub(crate) async fn authenticate(
+        &self,
+        hash: &KeyHash,
+        now: i64,
+    ) -> Result<Option<KeyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, prefix, quota_limit, used, reset_schedule, period_start, \
+             next_reset_at, expires_at, revoked, created_at FROM api_keys \
+             WHERE key_hash = $1 AND revoked = FALSE AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .bind(&hash.0[..])
+        .bind(now)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.as_ref().map(record).transpose()?)
+    }
+
+    pub(crate) async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, prefix, quota_limit, used, reset_schedule, period_start, \
+             next_reset_at, expires_at, revoked, created_at FROM api_keys ORDER BY id",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        Ok(rows.iter().map(record).collect::<Result<_, _>>()?)
+    }
+
+    pub(crate) async fn get_key(&self, id: i64) -> Result<Option<KeyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, prefix, quota_limit, used, reset_schedule, period_start, \
+             next_reset_at, expires_at, revoked, created_at FROM api_keys WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.reader)
+        .await?;
+        Ok(row.as_ref().map(record).transpose()?)
+    }
+
+    pub(crate) async fn revoke(&self, id: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE api_keys SET revoked = TRUE WHERE id = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    pub(crate) async fn update(
+        &self,
+        id: i64,
+        update: &KeyUpdate,
+        schedules: &Schedules,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM api_keys WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Ok(false);
+        }
+        if let Some(name) = &update.name {
+            sqlx::query("UPDATE api_keys SET name = $2 WHERE id = $1")
+                .bind(id)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(limit) = update.limit {
+            sqlx::query("UPDATE api_keys SET quota_limit = $2 WHERE id = $1")
+                .bind(id)
+                .bind(limit)
+                .execute(&mut *tx)
+                .await?;
+        }
+        match &update.reset_schedule {
+            Some(Some(schedule)) => {
+                // Move the key onto its new schedule now; usage in the current period is kept.
+                let p = schedules.period_for(Some(schedule), now);
+                sqlx::query(
+                    "UPDATE api_keys SET reset_schedule = $2, period_start = $3, \
+                     next_reset_at = CASE WHEN next_reset_at <= $5 THEN next_reset_at ELSE $4 END \
+                     WHERE id = $1",
+                )
+                .bind(id)
+                .bind(schedule)
+                .bind(p.start)
+                .bind(p.end)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(None) => {
+                sqlx::query("UPDATE api_keys SET reset_schedule = NULL WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            None => {}
+        }
+        if let Some(expires_at) = update.expires_at {
+            sqlx::query("UPDATE api_keys SET expires_at = $2 WHERE id = $1")
+                .bind(id)
+                .bind(expires_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(crate) async fn reset_usage(&self, id: i64) -> Result<bool, StoreError> {
+        let r = sqlx::query("UPDATE api_keys SET used = 0 WHERE id = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    pub(crate) async fn apply_due_resets(
+        &self,
+        schedules: &Schedules,
+        now: i64,
+    ) -> Result<u64, StoreError> {
+        let due = sqlx::query(
+            "SELECT id, reset_schedule, next_reset_at FROM api_keys \
+             WHERE next_reset_at <= $1 AND revoked = FALSE",
+        )
+        .bind(now)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut reset = 0;
+        for row in &due {
+            let id: i64 = row.try_get("id")?;
+            let schedule: Option<String> = row.try_get("reset_schedule")?;
+            let old_end: i64 = row.try_get("next_reset_at")?;
+            let p = schedules.period_for(schedule.as_deref(), now);
+            // Compare-and-set on the old period end: a concurrent consume that already opened
+            // the new period is never undone.
+            let r = sqlx::query(
+                "UPDATE api_keys SET used = 0, period_start = $3, next_reset_at = $4 \
+                 WHERE id = $1 AND next_reset_at = $2 AND next_reset_at <= $5",
+            )
+            .bind(id)
+            .bind(old_end)
+            .bind(p.start)
+            .bind(p.end)
+            .bind(now)
+            .execute(&self.writer)
+            .await?;
+            reset += r.rows_affected();
+        }
+        Ok(reset)
+    }
+
+    pub(crate) async fn distinct_schedules(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT reset_schedule FROM api_keys \
+             WHERE reset_schedule IS NOT NULL AND revoked = FALSE",
+        )
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
+    pub(crate) async fn health(&self) -> Result<(), StoreError> {
+        let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE id = 0")
+            .fetch_one(&self.reader)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) async fn close(&self) {
+        self.writer.close().await;
+    }
+}

@@ -1,0 +1,388 @@
+//! The store interface, one body of tests run against every backend: SQLite always, PostgreSQL
+//! when `PRIME_TEST_POSTGRES_URL` is set (each test in its own fresh schema).
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use prime_server::keys;
+use prime_server::quota::Schedules;
+use prime_server::store::{Consume, KeyUpdate, NewKey, Store};
+
+const DAY: i64 = 86_400;
+
+/// A store under test plus what keeps it alive / cleans it up.
+struct Backend {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+    pg_schema: Option<(String, String)>,
+}
+
+impl Backend {
+    async fn sqlite() -> Backend {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("store.db").display());
+        Backend {
+            store: Store::connect(&url).await.unwrap(),
+            _dir: Some(dir),
+            pg_schema: None,
+        }
+    }
+
+    /// `None` (after saying so) when PostgreSQL is not configured.
+    async fn postgres() -> Option<Backend> {
+        let Ok(base) = std::env::var("PRIME_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: PRIME_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let schema = fresh_schema(&base).await;
+        let url = schema_url(&base, &schema);
+        Some(Backend {
+            store: Store::connect(&url).await.unwrap(),
+            _dir: None,
+            pg_schema: Some((base, schema)),
+        })
+    }
+
+    async fn finish(self) {
+        self.store.close().await;
+        if let Some((base, schema)) = self.pg_schema {
+            let pool = sqlx::PgPool::connect(&base).await.unwrap();
+            let drop = format!("DROP SCHEMA {schema} CASCADE");
+            sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(&pool)
+                .await
+                .unwrap();
+            pool.close().await;
+        }
+    }
+}
+
+async fn fresh_schema(base: &str) -> String {
+    let pool = sqlx::PgPool::connect(base).await.unwrap();
+    let mut random = [0u8; 8];
+    rand::TryRng::try_fill_bytes(&mut rand::rngs::SysRng, &mut random).unwrap();
+    let schema = format!(
+        "prime_test_{}",
+        random
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let create = format!("CREATE SCHEMA {schema}");
+    sqlx::query(sqlx::AssertSqlSafe(create))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    schema
+}
+
+fn schema_url(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options[search_path]={schema}")
+}
+
+/// Generate one test per backend from one body.
+macro_rules! store_test {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let b = Backend::sqlite().await;
+                $body(&b.store).await;
+                b.finish().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(b) = Backend::postgres().await {
+                    $body(&b.store).await;
+                    b.finish().await;
+                }
+            }
+        }
+    };
+}
+
+fn schedules() -> Arc<Schedules> {
+    Arc::new(Schedules::new("0 0 0 * * *").unwrap())
+}
+
+async fn new_key(
+    store: &Store,
+    name: &str,
+    limit: i64,
+    schedule: Option<&str>,
+) -> (String, keys::KeyHash, i64) {
+    let k = keys::generate().unwrap();
+    let id = store
+        .create_key(&NewKey {
+            name: name.to_owned(),
+            prefix: k.display_prefix.clone(),
+            hash: k.hash,
+            limit,
+            reset_schedule: schedule.map(str::to_owned),
+            expires_at: None,
+            now: Utc::now().timestamp(),
+        })
+        .await
+        .unwrap();
+    (k.secret, k.hash, id)
+}
+
+fn used_after(c: &Consume) -> i64 {
+    match c {
+        Consume::Granted { state, .. } => state.used,
+        other => panic!("not granted: {other:?}"),
+    }
+}
+
+async fn create_list_authenticate(store: &Store) {
+    let s = schedules();
+    let now = Utc::now().timestamp();
+    assert_eq!(store.count_keys().await.unwrap(), 0);
+    let (secret, hash, id) = new_key(store, "a", 5, None).await;
+    let (_, _, id2) = new_key(store, "b", 7, Some("0 0 * * * *")).await;
+    assert_eq!(store.count_keys().await.unwrap(), 2);
+    let list = store.list_keys().await.unwrap();
+    assert_eq!(list.iter().map(|k| k.id).collect::<Vec<_>>(), vec![id, id2]);
+    assert_eq!(list[0].prefix, &secret[..8]);
+    assert_eq!(list[1].reset_schedule.as_deref(), Some("0 0 * * * *"));
+    let k = store.authenticate(&hash, now).await.unwrap().unwrap();
+    assert_eq!((k.name.as_str(), k.limit, k.used), ("a", 5, 0));
+    assert!(
+        store
+            .authenticate(&keys::KeyHash::of("pk_x"), now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store.get_key(id2).await.unwrap().unwrap().limit, 7);
+    assert!(store.get_key(999).await.unwrap().is_none());
+    assert_eq!(
+        store.distinct_schedules().await.unwrap(),
+        vec!["0 0 * * * *".to_owned()]
+    );
+    store.health().await.unwrap();
+    let _ = s;
+}
+store_test!(create_list_authenticate_, create_list_authenticate);
+
+async fn consume_is_exact_under_concurrency(store: &Store) {
+    let s = schedules();
+    let (_, hash, _) = new_key(store, "race", 10, None).await;
+    let now = Utc::now().timestamp();
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let (store, s) = (store.clone(), Arc::clone(&s));
+            tokio::spawn(async move { store.consume(&hash, &s, now).await.unwrap() })
+        })
+        .collect();
+    let mut granted = Vec::new();
+    let mut exhausted = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Consume::Granted { state, .. } => granted.push(state.used),
+            Consume::Exhausted { state, .. } => {
+                assert_eq!(state.remaining(), 0);
+                exhausted += 1;
+            }
+            Consume::Unauthorized => panic!("unauthorized"),
+        }
+    }
+    granted.sort_unstable();
+    assert_eq!(granted, (1..=10).collect::<Vec<_>>());
+    assert_eq!(exhausted, 54);
+    let k = store.authenticate(&hash, now).await.unwrap().unwrap();
+    assert_eq!(k.used, 10);
+}
+store_test!(
+    consume_is_exact_under_concurrency_,
+    consume_is_exact_under_concurrency
+);
+
+async fn refused_keys_consume_nothing(store: &Store) {
+    let s = schedules();
+    let now = Utc::now().timestamp();
+    let (_, revoked, rid) = new_key(store, "revoked", 5, None).await;
+    let (_, expiring, eid) = new_key(store, "expiring", 5, None).await;
+    let (_, zero, _) = new_key(store, "zero", 0, None).await;
+    assert!(store.revoke(rid).await.unwrap());
+    let upd = KeyUpdate {
+        expires_at: Some(Some(now + 10)),
+        ..KeyUpdate::default()
+    };
+    assert!(store.update(eid, &upd, &s, now).await.unwrap());
+    assert_eq!(
+        store.consume(&revoked, &s, now).await.unwrap(),
+        Consume::Unauthorized
+    );
+    assert_eq!(
+        used_after(&store.consume(&expiring, &s, now).await.unwrap()),
+        1
+    );
+    assert_eq!(
+        store.consume(&expiring, &s, now + 10).await.unwrap(),
+        Consume::Unauthorized
+    );
+    assert!(
+        store
+            .authenticate(&expiring, now + 10)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.consume(&zero, &s, now).await.unwrap(),
+        Consume::Exhausted { .. }
+    ));
+    assert_eq!(
+        store
+            .consume(&keys::KeyHash::of("pk_unknown"), &s, now)
+            .await
+            .unwrap(),
+        Consume::Unauthorized
+    );
+    assert!(!store.revoke(999).await.unwrap());
+    assert!(!store.reset_usage(999).await.unwrap());
+    assert!(!store.update(999, &upd, &s, now).await.unwrap());
+    let list = store.list_keys().await.unwrap();
+    assert_eq!(list.iter().map(|k| k.used).sum::<i64>(), 1);
+}
+store_test!(refused_keys_consume_nothing_, refused_keys_consume_nothing);
+
+async fn lazy_reset_in_the_consume_statement(store: &Store) {
+    let s = schedules();
+    let now = Utc::now().timestamp();
+    let (_, default_key, _) = new_key(store, "default", 2, None).await;
+    let (_, hourly_key, _) = new_key(store, "hourly", 2, Some("0 0 * * * *")).await;
+    for hash in [default_key, hourly_key] {
+        assert_eq!(used_after(&store.consume(&hash, &s, now).await.unwrap()), 1);
+        assert_eq!(used_after(&store.consume(&hash, &s, now).await.unwrap()), 2);
+        let Consume::Exhausted { state, .. } = store.consume(&hash, &s, now).await.unwrap() else {
+            panic!("expected exhausted")
+        };
+        assert!(state.next_reset_at > now);
+        // No scheduler ran; the next period starts by itself, exactly once.
+        let later = state.next_reset_at;
+        let Consume::Granted { state: fresh, .. } = store.consume(&hash, &s, later).await.unwrap()
+        else {
+            panic!("expected granted after the fire time")
+        };
+        assert_eq!(fresh.used, 1);
+        assert_eq!(fresh.period_start, later);
+        assert!(fresh.next_reset_at > later);
+        assert_eq!(
+            used_after(&store.consume(&hash, &s, later).await.unwrap()),
+            2
+        );
+        assert!(matches!(
+            store.consume(&hash, &s, later).await.unwrap(),
+            Consume::Exhausted { .. }
+        ));
+    }
+    // Hourly schedule: a one-hour window.
+    let k = store.authenticate(&hourly_key, now).await.unwrap().unwrap();
+    assert_eq!(k.next_reset_at - k.period_start, 3600);
+}
+store_test!(
+    lazy_reset_in_the_consume_statement_,
+    lazy_reset_in_the_consume_statement
+);
+
+async fn scheduler_resets_are_compare_and_set(store: &Store) {
+    let s = schedules();
+    let now = Utc::now().timestamp();
+    let (_, hash, id) = new_key(store, "k", 3, None).await;
+    for _ in 0..3 {
+        store.consume(&hash, &s, now).await.unwrap();
+    }
+    // Nothing due yet.
+    assert_eq!(store.apply_due_resets(&s, now).await.unwrap(), 0);
+    assert_eq!(store.get_key(id).await.unwrap().unwrap().used, 3);
+    // A day later (a reset missed while down): reset once, new period opened.
+    assert!(store.apply_due_resets(&s, now + DAY).await.unwrap() >= 1);
+    let k = store.get_key(id).await.unwrap().unwrap();
+    assert_eq!(k.used, 0);
+    assert!(k.next_reset_at > now + DAY);
+    // Consumed in the new period, a second run at the same moment changes nothing.
+    store.consume(&hash, &s, now + DAY).await.unwrap();
+    assert_eq!(store.apply_due_resets(&s, now + DAY).await.unwrap(), 0);
+    assert_eq!(store.get_key(id).await.unwrap().unwrap().used, 1);
+    // reset-usage and update.
+    assert!(store.reset_usage(id).await.unwrap());
+    assert_eq!(store.get_key(id).await.unwrap().unwrap().used, 0);
+    let upd = KeyUpdate {
+        name: Some("renamed".into()),
+        limit: Some(9),
+        reset_schedule: Some(Some("0 0 * * * *".into())),
+        expires_at: None,
+    };
+    assert!(store.update(id, &upd, &s, now + DAY).await.unwrap());
+    let k = store.get_key(id).await.unwrap().unwrap();
+    assert_eq!((k.name.as_str(), k.limit), ("renamed", 9));
+    assert_eq!(k.reset_schedule.as_deref(), Some("0 0 * * * *"));
+    assert!(k.next_reset_at - (now + DAY) <= 3600);
+    let clear = KeyUpdate {
+        reset_schedule: Some(None),
+        ..KeyUpdate::default()
+    };
+    assert!(store.update(id, &clear, &s, now + DAY).await.unwrap());
+    assert_eq!(
+        store.get_key(id).await.unwrap().unwrap().reset_schedule,
+        None
+    );
+}
+store_test!(
+    scheduler_resets_are_compare_and_set_,
+    scheduler_resets_are_compare_and_set
+);
+
+/// Several instances starting at once against one PostgreSQL schema all migrate safely.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_migrations() {
+    let Ok(base) = std::env::var("PRIME_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: PRIME_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let schema = fresh_schema(&base).await;
+    let url = schema_url(&base, &schema);
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { Store::connect(&url).await.unwrap() })
+        })
+        .collect();
+    let mut stores = Vec::new();
+    for s in starts {
+        stores.push(s.await.unwrap());
+    }
+    let (_, hash, _) = new_key(&stores[0], "shared", 4, None).await;
+    let sched = schedules();
+    let now = Utc::now().timestamp();
+    // Exact across "instances" (separate pools).
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, s) = (stores[i % 4].clone(), Arc::clone(&sched));
+            tokio::spawn(async move { store.consume(&hash, &s, now).await.unwrap() })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), Consume::Granted { .. }) {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 4);
+    for s in stores {
+        s.close().await;
+    }
+    Backend {
+        store: Store::connect(&url).await.unwrap(),
+        _dir: None,
+        pg_schema: Some((base, schema)),
+    }
+    .finish()
+    .await;
+}
