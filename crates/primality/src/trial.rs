@@ -11,15 +11,47 @@ use std::sync::LazyLock;
 
 use crate::small::inv_u64;
 
-/// Odd primes tried by the `u64` path: every odd prime below 128.
-const U64_TRIAL_PRIMES: [u64; 30] = [
-    3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97,
-    101, 103, 107, 109, 113, 127,
-];
+/// The `u64` path trial-divides by every odd prime below this bound.
+const U64_TRIAL_BOUND: usize = 512;
+
+/// Number of odd primes below [`U64_TRIAL_BOUND`].
+const U64_TRIAL_COUNT: usize = count_odd_primes_below(U64_TRIAL_BOUND);
+
+const fn is_prime_const(n: usize) -> bool {
+    if n < 2 {
+        return false;
+    }
+    let mut d = 2;
+    while d * d <= n {
+        if n.is_multiple_of(d) {
+            return false;
+        }
+        d += 1;
+    }
+    true
+}
+
+const fn count_odd_primes_below(bound: usize) -> usize {
+    let mut count = 0;
+    let mut n = 3;
+    while n < bound {
+        if is_prime_const(n) {
+            count += 1;
+        }
+        n += 2;
+    }
+    count
+}
 
 /// The square of the first prime above the `u64` trial primes: an odd `n` below it with no
 /// trial-prime factor is prime.
-pub(crate) const U64_TRIAL_LIMIT_SQUARED: u64 = 131 * 131;
+pub(crate) const U64_TRIAL_LIMIT_SQUARED: u64 = {
+    let mut p = U64_TRIAL_BOUND;
+    while !is_prime_const(p) {
+        p += 1;
+    }
+    (p * p) as u64
+};
 
 /// A prime `p` with `p^{-1} mod 2^64` and `(2^64 - 1) / p`, for division-free divisibility tests.
 #[derive(Debug, Clone, Copy)]
@@ -45,21 +77,25 @@ impl Divisor {
     }
 }
 
-static U64_DIVISORS: [Divisor; 30] = {
+static U64_DIVISORS: [Divisor; U64_TRIAL_COUNT] = {
     let mut out = [Divisor {
         p: 0,
         inv: 0,
         limit: 0,
-    }; 30];
+    }; U64_TRIAL_COUNT];
     let mut i = 0;
-    while i < 30 {
-        out[i] = Divisor::new(U64_TRIAL_PRIMES[i]);
-        i += 1;
+    let mut n = 3;
+    while n < U64_TRIAL_BOUND {
+        if is_prime_const(n) {
+            out[i] = Divisor::new(n as u64);
+            i += 1;
+        }
+        n += 2;
     }
     out
 };
 
-/// The smallest odd prime below 128 dividing `n`, if any (may be `n` itself).
+/// The smallest odd prime below [`U64_TRIAL_BOUND`] dividing `n`, if any (may be `n` itself).
 #[inline]
 pub(crate) fn small_odd_factor_u64(n: u64) -> Option<u64> {
     U64_DIVISORS.iter().find(|d| d.divides(n)).map(|d| d.p)
