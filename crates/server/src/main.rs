@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use prime_server::config::Cli;
 
-#[tokio::main]
+#[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let logs = prime_server::telemetry::init();

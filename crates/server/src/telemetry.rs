@@ -2,7 +2,7 @@
 //! with method, path, status, latency and the key's display prefix — never the key or its hash.
 
 use std::io::Write;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
@@ -58,23 +58,29 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ChannelMakeWriter {
 }
 
 fn writer_thread(rx: Receiver<LogMsg>) {
-    let stderr = std::io::stderr();
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, stderr.lock());
-    while let Ok(first) = rx.recv() {
-        let mut next = Some(first);
-        while let Some(msg) = next {
-            match msg {
-                LogMsg::Line(line) => {
-                    let _ = out.write_all(&line);
-                }
-                LogMsg::Flush(ack) => {
-                    let _ = out.flush();
-                    let _ = ack.send(());
-                }
+    // Not `stderr().lock()`: holding the lock would block every `eprintln!` in the process.
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
+    // Poll instead of blocking in `recv`: producers then never pay for waking this thread,
+    // and lines are written in batches. A line waits at most POLL before it is written.
+    const POLL: Duration = Duration::from_millis(5);
+    loop {
+        match rx.try_recv() {
+            Ok(LogMsg::Line(line)) => {
+                let _ = out.write_all(&line);
             }
-            next = rx.try_recv().ok();
+            Ok(LogMsg::Flush(ack)) => {
+                let _ = out.flush();
+                let _ = ack.send(());
+            }
+            Err(TryRecvError::Empty) => {
+                let _ = out.flush();
+                std::thread::sleep(POLL);
+            }
+            Err(TryRecvError::Disconnected) => {
+                let _ = out.flush();
+                return;
+            }
         }
-        let _ = out.flush();
     }
 }
 

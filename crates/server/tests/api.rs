@@ -479,15 +479,21 @@ fn saturated_cpu_pool_answers_503_and_time_stays_fast() {
         "--cpu-queue-timeout-ms",
         "100",
     ]);
-    // 2^4423 - 1 (a Mersenne prime): expensive to check.
-    let p = (num_bigint::BigUint::from(1u8) << 4423u32) - 1u8;
+    // 2^8191 - 1: composite, but base 2 is a strong liar for it, so the whole Baillie-PSW
+    // test runs on 8191 bits — the most expensive input the default limit allows.
+    let p = (num_bigint::BigUint::from(1u8) << 8191u32) - 1u8;
     let body = format!("{{\"number\": \"{p}\"}}");
     let url = server.url("/check-prime");
-    let workers: Vec<_> = (0..4)
+    let n = 6;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(n));
+    let workers: Vec<_> = (0..n)
         .map(|_| {
             let (url, key, body) = (url.clone(), key.clone(), body.clone());
+            let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let r = common::client()
+                let client = common::client();
+                barrier.wait();
+                let r = client
                     .post(url)
                     .header("Authorization", key)
                     .header("Content-Type", "application/json")
@@ -516,7 +522,79 @@ fn saturated_cpu_pool_answers_503_and_time_stays_fast() {
         .iter()
         .filter(|(s, retry)| *s == StatusCode::SERVICE_UNAVAILABLE && *retry)
         .count();
-    assert!(ok >= 1 && busy >= 1 && ok + busy == 4, "{results:?}");
+    assert!(ok >= 1 && busy >= 1 && ok + busy == n, "{results:?}");
     // Refused checks were not charged.
     assert_eq!(server.usage(&key)["used"].as_u64().unwrap() as usize, ok);
+}
+
+#[test]
+fn x_forwarded_for_is_trusted_only_from_named_proxies() {
+    let env = TestEnv::new();
+    let _key = env.create_key("k", &[]);
+    let failures = |server: &common::Server, client: &str| {
+        server
+            .client
+            .get(server.url("/get-current-time"))
+            .header("Authorization", "pk_wrong")
+            .header("X-Forwarded-For", format!("203.0.113.9, {client}"))
+            .send()
+            .unwrap()
+            .status()
+    };
+    let args = [
+        "--auth-failure-burst",
+        "1",
+        "--auth-failure-period-ms",
+        "60000",
+    ];
+    // Behind a trusted proxy (127.0.0.1): each forwarded client has its own budget.
+    let mut trusted = args.to_vec();
+    trusted.extend(["--trusted-proxy", "127.0.0.1"]);
+    let server = env.spawn(&trusted);
+    assert_eq!(failures(&server, "198.51.100.1"), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        failures(&server, "198.51.100.1"),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(failures(&server, "198.51.100.2"), StatusCode::UNAUTHORIZED);
+    drop(server);
+    // Without: the header is ignored, the peer address is what counts.
+    let server = env.spawn(&args);
+    assert_eq!(failures(&server, "198.51.100.1"), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        failures(&server, "198.51.100.2"),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+#[test]
+fn store_failure_fails_closed_postgres() {
+    let Some((env, schema)) = TestEnv::postgres() else {
+        return;
+    };
+    let server = env.spawn(&[]);
+    let key = server
+        .printed()
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        server.check(&key, r#"{"number": 7}"#).status(),
+        StatusCode::OK
+    );
+    assert_eq!(env.list().len(), 1, "keys CLI works on PostgreSQL too");
+    // The store goes away under the running server.
+    let base = std::env::var("PRIME_TEST_POSTGRES_URL").unwrap();
+    common::pg_exec(&base, format!("DROP SCHEMA {schema} CASCADE"));
+    for r in [
+        server.check(&key, r#"{"number": 7}"#),
+        server.get("/get-current-time", Some(&key)),
+        server.get("/usage", Some(&key)),
+        server.get("/healthz", None),
+    ] {
+        assert!(r.headers().contains_key("retry-after"));
+        assert_problem(r, StatusCode::SERVICE_UNAVAILABLE);
+    }
 }

@@ -77,6 +77,10 @@ impl SqliteStore {
     /// Both pools point at the same file, so in-memory databases are not supported.
     pub async fn connect(path: &str) -> Result<Self, StoreError> {
         let path = path.strip_prefix("//").unwrap_or(path);
+        if path.is_empty() || path.starts_with(":memory:") {
+            // Several connections must see one database: a file is required.
+            return Err(StoreError::UnsupportedUrl(format!("sqlite:{path}")));
+        }
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)

@@ -21,7 +21,7 @@ use crate::quota::QuotaState;
 /// Most statements in one batch.
 const MAX_BATCH: usize = 64;
 /// Reader tasks (connections) for key lookups.
-const READERS: usize = 2;
+const READERS: usize = 1;
 
 /// What the consume statement returns.
 #[derive(Debug, Clone)]

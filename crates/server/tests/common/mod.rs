@@ -39,6 +39,32 @@ impl TestEnv {
         }
     }
 
+    /// A temp dir whose database is a fresh schema in `PRIME_TEST_POSTGRES_URL`; `None` (after
+    /// saying so) when that variable is unset. Returns the env and the schema's name.
+    pub fn postgres() -> Option<(Self, String)> {
+        let Ok(base) = std::env::var("PRIME_TEST_POSTGRES_URL") else {
+            eprintln!("skipped: PRIME_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let schema = format!(
+            "prime_test_{}_{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_micros()
+        );
+        pg_exec(&base, format!("CREATE SCHEMA {schema}"));
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let db_url = format!("{base}{sep}options[search_path]={schema}");
+        Some((
+            TestEnv {
+                db_path: dir.path().join("unused"),
+                dir,
+                db_url,
+            },
+            schema,
+        ))
+    }
+
     /// Run `prime-server ARGS --database URL`.
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(BIN)
@@ -119,6 +145,23 @@ impl TestEnv {
             conn.close().await.unwrap();
         });
     }
+}
+
+/// Run one statement against `PRIME_TEST_POSTGRES_URL`'s database.
+pub fn pg_exec(base: &str, sql: String) {
+    let base = base.to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let pool = sqlx::PgPool::connect(&base).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+    });
 }
 
 /// A running `prime-server serve` process.
