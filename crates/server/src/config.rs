@@ -11,7 +11,7 @@ pub const DEFAULT_LIMIT: i64 = 1000;
 #[derive(Debug, Parser)]
 #[command(name = "prime-server", version, about)]
 pub struct Cli {
-    /// Database URL: sqlite://PATH (a bare path is an SQLite file too).
+    /// Database URL: sqlite://PATH (a bare path is an SQLite file too) or postgres://...
     #[arg(
         long,
         env = "PRIME_DATABASE_URL",
@@ -108,6 +108,41 @@ pub struct ServeConfig {
     /// After the burst, one more failed authentication is allowed per this many milliseconds.
     #[arg(long, env = "PRIME_AUTH_FAILURE_PERIOD_MS", default_value_t = 3000)]
     pub auth_failure_period_ms: u64,
+
+    /// PostgreSQL: most connections this instance opens (each instance has its own pool).
+    #[arg(long, env = "PRIME_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+
+    /// PostgreSQL: connections kept open while idle.
+    #[arg(long, env = "PRIME_DB_MIN_CONNECTIONS", default_value_t = 1)]
+    pub db_min_connections: u32,
+
+    /// PostgreSQL: how long a request waits for a connection (reconnecting while the database
+    /// is down) before it is answered 503, in milliseconds.
+    #[arg(long, env = "PRIME_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000)]
+    pub db_acquire_timeout_ms: u64,
+
+    /// PostgreSQL: server-side statement_timeout of every connection, in milliseconds (0: none).
+    #[arg(long, env = "PRIME_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000)]
+    pub db_statement_timeout_ms: u64,
+
+    /// PostgreSQL: idle connections above the minimum are closed after this many seconds.
+    #[arg(long, env = "PRIME_DB_IDLE_TIMEOUT_SECS", default_value_t = 300)]
+    pub db_idle_timeout_secs: u64,
+}
+
+impl ServeConfig {
+    /// The PostgreSQL pool settings named by the `--db-*` flags.
+    pub fn pool_config(&self) -> crate::store::PoolConfig {
+        use std::time::Duration;
+        crate::store::PoolConfig {
+            max_connections: self.db_max_connections,
+            min_connections: self.db_min_connections,
+            acquire_timeout: Duration::from_millis(self.db_acquire_timeout_ms),
+            statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
+            idle_timeout: Duration::from_secs(self.db_idle_timeout_secs),
+        }
+    }
 }
 
 /// `keys` subcommands.

@@ -84,8 +84,10 @@ pub async fn ensure_initial_key(store: &Store, limit: i64) -> Result<Option<Stri
         return Ok(None);
     }
     let key = keys::generate()?;
-    let id = store
-        .create_key(&NewKey {
+    // Atomic "insert if the store is still empty": instances starting at the same moment on an
+    // empty shared database create one key between them, not one each.
+    let Some(id) = store
+        .create_first_key(&NewKey {
             name: "default".to_owned(),
             prefix: key.display_prefix.clone(),
             hash: key.hash,
@@ -94,7 +96,10 @@ pub async fn ensure_initial_key(store: &Store, limit: i64) -> Result<Option<Stri
             expires_at: None,
             now: Utc::now().timestamp(),
         })
-        .await?;
+        .await?
+    else {
+        return Ok(None);
+    };
     tracing::info!(id, prefix = %key.display_prefix, limit, "store had no keys: created key 'default'");
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
@@ -114,7 +119,7 @@ impl Application {
             return Err(StartupError::Config("--default-limit must be >= 0".into()));
         }
         let schedules = Arc::new(Schedules::new(&config.reset_schedule)?);
-        let store = Store::connect(database).await?;
+        let store = Store::connect_with(database, &config.pool_config()).await?;
         ensure_initial_key(&store, config.default_limit).await?;
         let scheduler = ResetScheduler::start(store.clone(), Arc::clone(&schedules)).await?;
 

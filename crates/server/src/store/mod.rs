@@ -9,6 +9,7 @@ pub mod postgres;
 pub mod sqlite;
 mod sqlite_batch;
 
+pub use postgres::PoolConfig;
 use crate::keys::KeyHash;
 use crate::quota::{QuotaState, Schedules};
 
@@ -159,11 +160,17 @@ impl Store {
     /// Connect to the database named by `url` (`sqlite://PATH`, a bare path, or
     /// `postgres://…`), creating an SQLite file if missing, and migrate its schema.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, &PoolConfig::default()).await
+    }
+
+    /// [`Store::connect`] with explicit PostgreSQL pool settings (ignored for SQLite, whose
+    /// single writer and small reader pool are fixed).
+    pub async fn connect_with(url: &str, pool: &PoolConfig) -> Result<Self, StoreError> {
         if let Some(rest) = url.strip_prefix("sqlite:") {
             Ok(Store::Sqlite(sqlite::SqliteStore::connect(rest).await?))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Ok(Store::Postgres(
-                postgres::PostgresStore::connect(url).await?,
+                postgres::PostgresStore::connect_with(url, pool).await?,
             ))
         } else if url.contains("://") {
             Err(StoreError::UnsupportedUrl(url.to_owned()))
@@ -178,6 +185,16 @@ impl Store {
         match self {
             Store::Sqlite(s) => s.create_key(key).await,
             Store::Postgres(s) => s.create_key(key).await,
+        }
+    }
+
+    /// Insert `key` only if the store holds no key at all (revoked ones included); its id, or
+    /// `None` when some key already exists. Atomic across processes sharing the database, so
+    /// instances starting at the same moment on an empty store create exactly one first key.
+    pub async fn create_first_key(&self, key: &NewKey) -> Result<Option<i64>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.create_first_key(key).await,
+            Store::Postgres(s) => s.create_first_key(key).await,
         }
     }
 

@@ -34,12 +34,20 @@ const CONSUME_NEW_PERIOD_SQL: &str = "UPDATE api_keys SET used = 1, period_start
     AND (expires_at IS NULL OR expires_at > $5) AND quota_limit > 0 \
     RETURNING prefix, quota_limit, used, period_start, next_reset_at";
 
+const INSERT_KEY_SQL: &str = "INSERT INTO api_keys (name, prefix, key_hash, quota_limit, used, \
+    reset_schedule, period_start, next_reset_at, expires_at, revoked, created_at) \
+    VALUES ($1, $2, $3, $4, 0, $5, 0, 0, $6, FALSE, $7) RETURNING id";
+
 /// PostgreSQL-backed store.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     writer: PgPool,
     reader: PgPool,
+    /// Bound on a health check, so `/healthz` answers `503` promptly even when the network to
+    /// the database hangs instead of refusing.
+    acquire_timeout: Duration,
 }
+
 
 fn record(row: &PgRow) -> Result<KeyRecord, sqlx::Error> {
     Ok(KeyRecord {
@@ -69,41 +77,111 @@ fn granted(row: &PgRow) -> Result<Consume, sqlx::Error> {
     })
 }
 
+/// Connection-pool settings for PostgreSQL (`serve --db-*` flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolConfig {
+    /// Most connections this instance opens; every instance opens its own pool.
+    pub max_connections: u32,
+    /// Connections kept open even when idle.
+    pub min_connections: u32,
+    /// How long a request waits for a connection (including reconnect attempts while the
+    /// database is down) before it is answered `503`.
+    pub acquire_timeout: Duration,
+    /// Server-side `statement_timeout` of every connection (0: none).
+    pub statement_timeout: Duration,
+    /// Idle connections above `min_connections` are closed after this long.
+    pub idle_timeout: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        PoolConfig {
+            max_connections: 16,
+            min_connections: 1,
+            acquire_timeout: Duration::from_secs(3),
+            statement_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// Advisory-lock id serialising "create the first key if there is none" across instances
+/// ("prime_k1" in ASCII).
+const FIRST_KEY_LOCK: i64 = 0x7072_696d_655f_6b31;
+
 impl PostgresStore {
-    /// Connect to `url` (`postgres://…`) and migrate. Safe when several instances start at
-    /// once: sqlx's migrator holds an advisory lock while it runs.
+    /// Connect to `url` (`postgres://…`) with the default pool settings and migrate.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let options = PgConnectOptions::from_str(url)?;
+        Self::connect_with(url, &PoolConfig::default()).await
+    }
+
+    /// Connect to `url` (`postgres://…`) and migrate. Safe when several instances start at
+    /// once: sqlx's migrator holds a database-wide advisory lock while it runs, and the
+    /// migrations themselves are idempotent (`IF NOT EXISTS`).
+    pub async fn connect_with(url: &str, cfg: &PoolConfig) -> Result<Self, StoreError> {
+        let mut options = PgConnectOptions::from_str(url)?;
+        let statement_ms = cfg.statement_timeout.as_millis();
+        if statement_ms > 0 {
+            options = options.options([("statement_timeout", statement_ms.to_string())]);
+        }
+        let acquire_timeout = cfg.acquire_timeout.max(Duration::from_millis(1));
         let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .min_connections(1)
+            .max_connections(cfg.max_connections.max(1))
+            .min_connections(cfg.min_connections.min(cfg.max_connections.max(1)))
             .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(acquire_timeout)
+            .idle_timeout(Some(cfg.idle_timeout))
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
         Ok(PostgresStore {
             writer: pool.clone(),
             reader: pool,
+            acquire_timeout,
         })
     }
 
     pub(crate) async fn create_key(&self, key: &NewKey) -> Result<i64, StoreError> {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO api_keys (name, prefix, key_hash, quota_limit, used, reset_schedule, \
-             period_start, next_reset_at, expires_at, revoked, created_at) \
-             VALUES ($1, $2, $3, $4, 0, $5, 0, 0, $6, FALSE, $7) RETURNING id",
-        )
-        .bind(&key.name)
-        .bind(&key.prefix)
-        .bind(&key.hash.0[..])
-        .bind(key.limit)
-        .bind(key.reset_schedule.as_deref())
-        .bind(key.expires_at)
-        .bind(key.now)
-        .fetch_one(&self.writer)
-        .await?;
+        let id: i64 = sqlx::query_scalar(INSERT_KEY_SQL)
+            .bind(&key.name)
+            .bind(&key.prefix)
+            .bind(&key.hash.0[..])
+            .bind(key.limit)
+            .bind(key.reset_schedule.as_deref())
+            .bind(key.expires_at)
+            .bind(key.now)
+            .fetch_one(&self.writer)
+            .await?;
         Ok(id)
+    }
+
+    /// Insert `key` only if the table holds no key at all. A transaction-scoped advisory lock
+    /// serialises instances starting at the same moment, so exactly one of them creates it.
+    pub(crate) async fn create_first_key(&self, key: &NewKey) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(FIRST_KEY_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys)")
+            .fetch_one(&mut *tx)
+            .await?;
+        if any {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+        let id: i64 = sqlx::query_scalar(INSERT_KEY_SQL)
+            .bind(&key.name)
+            .bind(&key.prefix)
+            .bind(&key.hash.0[..])
+            .bind(key.limit)
+            .bind(key.reset_schedule.as_deref())
+            .bind(key.expires_at)
+            .bind(key.now)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(id))
     }
 
     pub(crate) async fn count_keys(&self) -> Result<i64, StoreError> {
@@ -350,10 +428,12 @@ impl PostgresStore {
     }
 
     pub(crate) async fn health(&self) -> Result<(), StoreError> {
-        let _: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE id = 0")
-            .fetch_one(&self.reader)
-            .await?;
-        Ok(())
+        let probe = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM api_keys WHERE id = 0")
+            .fetch_one(&self.reader);
+        match tokio::time::timeout(self.acquire_timeout * 2, probe).await {
+            Ok(r) => r.map(|_| ()).map_err(StoreError::from),
+            Err(_) => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
+        }
     }
 
     pub(crate) async fn close(&self) {
