@@ -375,6 +375,22 @@ fn display_url(url: &Url) -> String {
     shown.to_string()
 }
 
+/// Read `--ca-cert`: every certificate in a PEM file (a bundle may hold several).
+pub fn load_ca_certificates(
+    path: &std::path::Path,
+) -> Result<Vec<reqwest::Certificate>, ClientError> {
+    let bad = |why: String| ClientError::Usage(format!("--ca-cert {}: {why}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| bad(format!("not a PEM certificate file ({})", root_cause(&e))))?;
+    if certs.is_empty() {
+        return Err(bad(
+            "no PEM certificate (-----BEGIN CERTIFICATE-----) in the file".to_string(),
+        ));
+    }
+    Ok(certs)
+}
+
 /// Install ring as the process-wide rustls crypto provider (reqwest is built without one).
 /// Idempotent: a provider already installed is kept.
 pub fn install_crypto_provider() {

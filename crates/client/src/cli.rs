@@ -41,6 +41,11 @@ pub struct Cli {
     )]
     pub key: Option<String>,
 
+    /// PEM file of CA certificates to trust for https:// besides the system's (private CA or
+    /// self-signed server)
+    #[arg(long, env = "PRIME_API_CA_CERT", value_name = "PEM", global = true)]
+    pub ca_cert: Option<std::path::PathBuf>,
+
     /// Print each answer as the server's JSON object, one per line
     #[arg(long, global = true)]
     pub json: bool,

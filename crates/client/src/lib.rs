@@ -199,7 +199,10 @@ impl<W: Write, E: Write> Session<'_, W, E> {
             base_url,
             key,
             timeout: self.cli.timeout,
-            root_certificates: Vec::new(),
+            root_certificates: match &self.cli.ca_cert {
+                Some(path) => api::load_ca_certificates(path)?,
+                None => Vec::new(),
+            },
         })?);
         Ok(())
     }

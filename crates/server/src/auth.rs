@@ -84,6 +84,7 @@ impl AuthThrottle {
     /// Record one failed authentication; the error to answer with (`401`, or `429` when the
     /// address has failed too often).
     pub fn failure(&self, req: &HttpRequest) -> ApiError {
+        crate::metrics::record_auth_failure();
         let Some(addr) = self.client_addr(req) else {
             return ApiError::Unauthorized;
         };
@@ -92,11 +93,17 @@ impl AuthThrottle {
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
                 tracing::warn!(client = %addr, "too many failed authentications");
+                crate::metrics::record_auth_throttled();
                 ApiError::AuthThrottled {
                     retry_after: wait.as_secs() + 1,
                 }
             }
         }
+    }
+
+    /// Addresses the throttle holds state for (recent failures).
+    pub fn tracked_addresses(&self) -> usize {
+        self.limiter.len()
     }
 
     /// Forget addresses whose budget is full again (bounds memory).

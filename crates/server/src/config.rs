@@ -1,6 +1,7 @@
 //! The command line: one typed clap structure; every flag also reads a `PRIME_*` variable.
 
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -20,6 +21,16 @@ pub struct Cli {
     )]
     pub database: String,
 
+    /// Log format: `pretty` (one human-readable line per event) or `json` (one object per line).
+    #[arg(
+        long,
+        env = "PRIME_LOG_FORMAT",
+        value_enum,
+        default_value_t = crate::telemetry::LogFormat::Pretty,
+        global = true
+    )]
+    pub log_format: crate::telemetry::LogFormat,
+
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -31,6 +42,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 pub enum Command {
     /// Run the HTTP server (the default).
     Serve(ServeConfig),
@@ -48,6 +60,18 @@ pub struct ServeConfig {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "PRIME_BIND", default_value = "127.0.0.1:5000")]
     pub bind: SocketAddr,
+
+    /// Serve HTTPS: PEM file with the certificate chain, leaf first (needs --tls-key).
+    #[arg(long, env = "PRIME_TLS_CERT", value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM file with the private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "PRIME_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve GET /metrics on this address only (plain HTTP) instead of on --bind.
+    #[arg(long, env = "PRIME_METRICS_BIND", value_name = "ADDR")]
+    pub metrics_bind: Option<SocketAddr>,
 
     /// Quota of the key created automatically on first start.
     #[arg(long, env = "PRIME_DEFAULT_LIMIT", default_value_t = DEFAULT_LIMIT)]

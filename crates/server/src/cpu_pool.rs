@@ -16,6 +16,7 @@ use crate::error::ApiError;
 pub struct CpuPool {
     permits: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
+    threads: usize,
     queue: usize,
     queue_timeout: Duration,
 }
@@ -30,6 +31,7 @@ impl CpuPool {
         CpuPool {
             permits: Arc::new(Semaphore::new(threads.max(1))),
             waiting: Arc::new(AtomicUsize::new(0)),
+            threads: threads.max(1),
             queue,
             queue_timeout,
         }
@@ -42,6 +44,7 @@ impl CpuPool {
         }
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.queue {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
+            crate::metrics::record_cpu_pool_rejection();
             return Err(ApiError::Busy);
         }
         let acquired = tokio::time::timeout(
@@ -52,8 +55,27 @@ impl CpuPool {
         self.waiting.fetch_sub(1, Ordering::AcqRel);
         match acquired {
             Ok(Ok(p)) => Ok(CpuSlot(p)),
-            _ => Err(ApiError::Busy),
+            _ => {
+                crate::metrics::record_cpu_pool_rejection();
+                Err(ApiError::Busy)
+            }
         }
+    }
+
+    /// Checks waiting for a thread right now.
+    pub fn queue_depth(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Threads running a check right now.
+    pub fn busy_threads(&self) -> usize {
+        self.threads
+            .saturating_sub(self.permits.available_permits())
+    }
+
+    /// Size of the pool.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 }
 

@@ -67,13 +67,25 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Problem<'a> {
+/// RFC 9457 problem details, plus the tutorial's `error` member (`application/problem+json`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem<'a> {
+    /// Always `about:blank`.
     #[serde(rename = "type")]
+    #[schema(example = "about:blank")]
     kind: &'static str,
+    /// The status code's reason phrase.
+    #[schema(example = "Unauthorized")]
     title: &'a str,
+    /// The status code.
+    #[schema(example = 401)]
     status: u16,
+    /// What is wrong, in one line.
+    #[schema(example = "Unauthorized")]
     detail: &'a str,
+    /// The tutorial's member: `Unauthorized` for 401, `Request limit exceeded. Please try again
+    /// later.` for an exhausted quota, otherwise the same line as `detail`.
+    #[schema(example = "Unauthorized")]
     error: &'a str,
 }
 

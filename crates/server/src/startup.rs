@@ -56,6 +56,9 @@ pub enum StartupError {
     /// Invalid option value.
     #[error("{0}")]
     Config(String),
+    /// Bad `--tls-cert`/`--tls-key`.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// A built, bound, not yet awaited server.
@@ -64,6 +67,8 @@ pub struct Application {
     addr: SocketAddr,
     state: web::Data<AppState>,
     scheduler: ResetScheduler,
+    /// The `--metrics-bind` server and its address.
+    metrics: Option<(Server, SocketAddr)>,
 }
 
 impl std::fmt::Debug for Application {
@@ -119,6 +124,12 @@ impl Application {
             return Err(StartupError::Config("--default-limit must be >= 0".into()));
         }
         let schedules = Arc::new(Schedules::new(&config.reset_schedule)?);
+        // Certificate problems stop the start before the store is touched.
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
+            _ => None,
+        };
+        crate::metrics::init();
         let store = Store::connect_with(database, &config.pool_config()).await?;
         ensure_initial_key(&store, config.default_limit).await?;
         let scheduler = ResetScheduler::start(store.clone(), Arc::clone(&schedules)).await?;
@@ -143,32 +154,52 @@ impl Application {
         let listener = TcpListener::bind(config.bind)?;
         let addr = listener.local_addr()?;
         let data = state.clone();
+        let metrics_on_main = config.metrics_bind.is_none();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .wrap(from_fn(crate::telemetry::log_request))
                 .configure(crate::routes::configure)
+                .configure(|cfg| crate::routes::configure_operations(cfg, metrics_on_main))
                 .default_service(web::to(crate::routes::not_found))
         })
         .workers(config.workers.unwrap_or_else(cpus).max(1))
         .keep_alive(Duration::from_secs(config.keep_alive_secs))
         .client_request_timeout(Duration::from_millis(config.request_timeout_ms))
         .client_disconnect_timeout(Duration::from_secs(1))
-        .shutdown_timeout(config.shutdown_timeout_secs)
-        .listen(listener)?
+        .shutdown_timeout(config.shutdown_timeout_secs);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let server = match tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+            None => server.listen(listener)?,
+        }
         .run();
-        tracing::info!("prime-server listening on http://{addr}");
+        let metrics = match config.metrics_bind {
+            Some(metrics_addr) => {
+                let (server, bound) = crate::metrics::serve(metrics_addr, state.clone())?;
+                tracing::info!("serving metrics at http://{bound}/metrics only");
+                Some((server, bound))
+            }
+            None => None,
+        };
+        tracing::info!("prime-server listening on {scheme}://{addr}");
         Ok(Application {
             server,
             addr,
             state,
             scheduler,
+            metrics,
         })
     }
 
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The `--metrics-bind` address, when metrics have their own listener.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
     /// A handle to stop the server (`stop(true)` is graceful).
@@ -187,8 +218,16 @@ impl Application {
                 throttle_state.throttle.prune();
             }
         });
+        let metrics = self.metrics.map(|(server, _)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let result = self.server.await;
         pruner.abort();
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         tracing::info!("HTTP server stopped; stopping the scheduler");
         self.scheduler.shutdown().await;
         self.state.store.close().await;

@@ -1,15 +1,21 @@
-//! Logging: tracing to stderr (`RUST_LOG` honoured, default `info`) and one line per request
-//! with method, path, status, latency and the key's display prefix — never the key or its hash.
+//! Logging: tracing to stderr (`RUST_LOG` honoured, default `info`; `--log-format pretty|json`)
+//! and one line per request with a request id (also sent as `X-Request-Id`), method, route,
+//! path, status, latency and the key's display prefix — never the key or its hash.
 
 use std::io::Write;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest};
 use tracing_subscriber::EnvFilter;
+
+use crate::metrics::Route;
 
 enum LogMsg {
     Line(Vec<u8>),
@@ -107,30 +113,55 @@ impl Drop for LogGuard {
     }
 }
 
+/// How log lines are written (`--log-format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event: time, level, message, `key=value` fields.
+    #[default]
+    Pretty,
+    /// One JSON object per line: `timestamp`, `level`, `message` and the fields at top level.
+    Json,
+}
+
+fn default_filter() -> EnvFilter {
+    EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tokio_cron_scheduler=warn,actix_server=warn"))
+}
+
+fn install<W>(format: LogFormat, writer: W, ansi: bool) -> bool
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(default_filter())
+        .with_writer(writer)
+        .with_target(false);
+    match format {
+        LogFormat::Pretty => builder.with_ansi(ansi).try_init().is_ok(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init()
+            .is_ok(),
+    }
+}
+
 /// Install the global subscriber (once; later calls do nothing but return a guard).
-pub fn init() -> LogGuard {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tokio_cron_scheduler=warn,actix_server=warn"));
+/// `RUST_LOG` chooses what is logged (default `info`).
+pub fn init(format: LogFormat) -> LogGuard {
     let (tx, rx) = sync_channel(64 * 1024);
     let spawned = std::thread::Builder::new()
         .name("log-writer".into())
         .spawn(move || writer_thread(rx));
     if spawned.is_err() {
         // No thread: log straight to stderr.
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_writer(std::io::stderr)
-            .with_target(false)
-            .try_init();
+        install(format, std::io::stderr, false);
         return LogGuard { tx: None };
     }
-    let installed = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(ChannelMakeWriter { tx: tx.clone() })
-        .with_target(false)
-        .try_init()
-        .is_ok();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let installed = install(format, ChannelMakeWriter { tx: tx.clone() }, ansi);
     LogGuard {
         tx: installed.then_some(tx),
     }
@@ -154,29 +185,102 @@ fn loggable_path(path: &str) -> &str {
     }
 }
 
-/// Middleware: one log line per request.
+/// The request id of the current request (`X-Request-Id`), in the request's extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub HeaderValue);
+
+/// Response header carrying the request id.
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A new request id: 8 hex digits drawn at start-up (so ids from different runs and instances
+/// differ) and a 12-hex-digit sequence number, e.g. `3f9a1c2e-00000000002a`. Incoming
+/// `X-Request-Id` headers are ignored: a client cannot choose what is written into the logs.
+fn next_request_id() -> HeaderValue {
+    static BOOT: OnceLock<u32> = OnceLock::new();
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let boot = *BOOT.get_or_init(rand::random::<u32>);
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let mut buf = [0u8; 21];
+    hex_into(&mut buf[..8], u64::from(boot));
+    buf[8] = b'-';
+    hex_into(&mut buf[9..], seq);
+    HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
+/// Write `value`'s low `out.len() * 4` bits as lower-case hex, zero-padded.
+fn hex_into(out: &mut [u8], mut value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in out.iter_mut().rev() {
+        *b = DIGITS[(value & 0xf) as usize];
+        value >>= 4;
+    }
+}
+
+/// Middleware: a request id (returned as `X-Request-Id`), the request's metrics, and one log
+/// line per request with id, method, route, path, status, latency and the key's display prefix.
 pub async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let start = Instant::now();
+    let route = Route::of(req.path());
+    let request_id = next_request_id();
+    req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().clone();
     let path = loggable_path(req.path()).to_owned();
-    let res = next.call(req).await?;
+    let mut res = next.call(req).await?;
+    let elapsed = start.elapsed();
     let status = res.status().as_u16();
-    let latency_us = start.elapsed().as_micros() as u64;
+    crate::metrics::record_request(route, status, elapsed);
     let key = res
         .request()
         .extensions()
         .get::<KeyPrefix>()
         .map(|k| k.0.clone());
     tracing::info!(
+        request_id = %request_id.to_str().unwrap_or("-"),
         method = %method,
+        route = %route.label(),
         path = %path,
         status,
-        latency_us,
-        key = key.as_deref().unwrap_or("-"),
+        latency_us = elapsed.as_micros() as u64,
+        key = %key.as_deref().unwrap_or("-"),
         "request"
     );
+    res.headers_mut().insert(REQUEST_ID_HEADER, request_id);
     Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_distinct_and_well_formed() {
+        let a = next_request_id();
+        let b = next_request_id();
+        assert_ne!(a, b);
+        let a = a.to_str().unwrap_or_default().to_owned();
+        assert_eq!(a.len(), 21);
+        assert_eq!(a.as_bytes()[8], b'-');
+        assert!(
+            a.bytes()
+                .enumerate()
+                .all(|(i, c)| i == 8 || c.is_ascii_hexdigit())
+        );
+    }
+
+    #[test]
+    fn hex() {
+        let mut buf = [0u8; 4];
+        hex_into(&mut buf, 0x2a);
+        assert_eq!(&buf, b"002a");
+    }
+
+    #[test]
+    fn paths_carrying_keys_are_redacted() {
+        assert_eq!(loggable_path("/check-prime"), "/check-prime");
+        assert_eq!(loggable_path("/x/pk_abc"), "(redacted)");
+        assert_eq!(loggable_path(&"/a".repeat(200)), "(redacted)");
+    }
 }

@@ -14,6 +14,7 @@ const DAY: i64 = 86_400;
 /// A store under test plus what keeps it alive / cleans it up.
 struct Backend {
     store: Store,
+    url: String,
     _dir: Option<tempfile::TempDir>,
     pg_schema: Option<(String, String)>,
 }
@@ -24,6 +25,7 @@ impl Backend {
         let url = format!("sqlite://{}", dir.path().join("store.db").display());
         Backend {
             store: Store::connect(&url).await.unwrap(),
+            url,
             _dir: Some(dir),
             pg_schema: None,
         }
@@ -39,9 +41,15 @@ impl Backend {
         let url = schema_url(&base, &schema);
         Some(Backend {
             store: Store::connect(&url).await.unwrap(),
+            url,
             _dir: None,
             pg_schema: Some((base, schema)),
         })
+    }
+
+    /// A second, independent store on the same database (another "instance": own pool).
+    async fn second(&self) -> Store {
+        Store::connect(&self.url).await.unwrap()
     }
 
     async fn finish(self) {
@@ -339,6 +347,152 @@ store_test!(
     scheduler_resets_are_compare_and_set
 );
 
+/// Generate one test per backend from one body taking two stores (two "instances", each with
+/// its own pool) on the same database.
+macro_rules! two_instance_test {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let b = Backend::sqlite().await;
+                let other = b.second().await;
+                $body(&b.store, &other).await;
+                other.close().await;
+                b.finish().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(b) = Backend::postgres().await {
+                    let other = b.second().await;
+                    $body(&b.store, &other).await;
+                    other.close().await;
+                    b.finish().await;
+                }
+            }
+        }
+    };
+}
+
+/// Two instances fire the same scheduled reset at the same moment, while requests consume on
+/// both: the reset happens exactly once per period and no unit consumed in the new period is
+/// wiped, whatever the interleaving.
+async fn resets_fired_by_two_instances_are_idempotent(a: &Store, b: &Store) {
+    let s = schedules();
+    let now = Utc::now().timestamp();
+    let (_, hash, id) = new_key(a, "shared", 1_000, None).await;
+    for _ in 0..5 {
+        used_after(&b.consume(&hash, &s, now).await.unwrap());
+    }
+    let mut fire = a.get_key(id).await.unwrap().unwrap().next_reset_at;
+    for round in 0..5 {
+        // The period has ended; both instances' jobs fire at once, requests keep arriving.
+        let mut tasks = Vec::new();
+        for i in 0..24 {
+            let (store, s) = (if i % 2 == 0 { a } else { b }.clone(), Arc::clone(&s));
+            tasks.push(tokio::spawn(async move {
+                if i % 3 == 0 {
+                    (store.apply_due_resets(&s, fire).await.unwrap(), 0)
+                } else {
+                    (
+                        0,
+                        used_after(&store.consume(&hash, &s, fire).await.unwrap()),
+                    )
+                }
+            }));
+        }
+        let (mut resets, mut used) = (0, Vec::new());
+        for t in tasks {
+            let (r, u) = t.await.unwrap();
+            resets += r;
+            if u > 0 {
+                used.push(u);
+            }
+        }
+        used.sort_unstable();
+        // Every grant in the new period got a distinct count 1..=n: no second reset.
+        assert_eq!(used, (1..=16).collect::<Vec<_>>(), "round {round}");
+        assert!(resets <= 1, "round {round}: reset {resets} times");
+        let k = b.get_key(id).await.unwrap().unwrap();
+        assert_eq!(k.used, 16, "round {round}");
+        assert!(k.next_reset_at > fire);
+        // Late jobs at the same fire time change nothing.
+        assert_eq!(a.apply_due_resets(&s, fire).await.unwrap(), 0);
+        assert_eq!(b.apply_due_resets(&s, fire).await.unwrap(), 0);
+        assert_eq!(a.get_key(id).await.unwrap().unwrap().used, 16);
+        fire = k.next_reset_at;
+    }
+}
+two_instance_test!(
+    resets_fired_by_two_instances_are_idempotent_,
+    resets_fired_by_two_instances_are_idempotent
+);
+
+/// Several instances starting at once on an empty store create exactly one first key.
+async fn first_key_is_created_once(a: &Store, b: &Store) {
+    const N: usize = 16;
+    // Open several connections in both pools first, then release all attempts at once, so
+    // they really overlap.
+    let warm: Vec<_> = (0..N)
+        .map(|i| {
+            let store = if i % 2 == 0 { a } else { b }.clone();
+            tokio::spawn(async move { store.list_keys().await.unwrap() })
+        })
+        .collect();
+    for w in warm {
+        w.await.unwrap();
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(N));
+    let mut tasks = Vec::new();
+    for i in 0..N {
+        let store = if i % 2 == 0 { a } else { b }.clone();
+        let barrier = Arc::clone(&barrier);
+        tasks.push(tokio::spawn(async move {
+            let k = keys::generate().unwrap();
+            barrier.wait().await;
+            store
+                .create_first_key(&NewKey {
+                    name: "default".into(),
+                    prefix: k.display_prefix,
+                    hash: k.hash,
+                    limit: 5,
+                    reset_schedule: None,
+                    expires_at: None,
+                    now: Utc::now().timestamp(),
+                })
+                .await
+                .unwrap()
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        if t.await.unwrap().is_some() {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(a.count_keys().await.unwrap(), 1);
+    // Not only on an empty store's first call: any existing key (even revoked) prevents it.
+    let (_, _, id) = new_key(b, "other", 1, None).await;
+    assert!(a.revoke(id).await.unwrap());
+    let k = keys::generate().unwrap();
+    let again = b
+        .create_first_key(&NewKey {
+            name: "default".into(),
+            prefix: k.display_prefix,
+            hash: k.hash,
+            limit: 5,
+            reset_schedule: None,
+            expires_at: None,
+            now: Utc::now().timestamp(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(again, None);
+    assert_eq!(a.count_keys().await.unwrap(), 2);
+}
+two_instance_test!(first_key_is_created_once_, first_key_is_created_once);
+
 /// Several instances starting at once against one PostgreSQL schema all migrate safely.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_concurrent_migrations() {
@@ -380,6 +534,7 @@ async fn postgres_concurrent_migrations() {
     }
     Backend {
         store: Store::connect(&url).await.unwrap(),
+        url,
         _dir: None,
         pg_schema: Some((base, schema)),
     }

@@ -16,12 +16,17 @@ const SCRUB: &[&str] = &[
     "PRIME_API_KEY",
     "PRIME_API_TIMEOUT",
     "PRIME_API_MAX_WAIT",
+    "PRIME_API_CA_CERT",
     "PRIME_BIND",
     "PRIME_DATABASE_URL",
     "PRIME_DEFAULT_LIMIT",
     "PRIME_RESET_SCHEDULE",
     "PRIME_MAX_BITS",
     "PRIME_WORKERS",
+    "PRIME_TLS_CERT",
+    "PRIME_TLS_KEY",
+    "PRIME_METRICS_BIND",
+    "PRIME_LOG_FORMAT",
     "HTTP_PROXY",
     "http_proxy",
     "HTTPS_PROXY",
@@ -103,7 +108,18 @@ impl Server {
     /// A server with extra `serve` flags, a fresh SQLite file in a temporary directory and a
     /// port that was free a moment ago; a start that loses the port to someone else is retried.
     pub fn start_with(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
+        Server::start_in(tempfile::tempdir().unwrap(), extra, None)
+    }
+
+    /// A server speaking HTTPS with `cert.pem`/`key.pem` from `dir` (which it then owns);
+    /// `ca_pem` is the certificate its clients must trust.
+    pub fn start_tls(dir: TempDir, ca_pem: &str) -> Server {
+        let cert = dir.path().join("cert.pem").display().to_string();
+        let key = dir.path().join("key.pem").display().to_string();
+        Server::start_in(dir, &["--tls-cert", &cert, "--tls-key", &key], Some(ca_pem))
+    }
+
+    fn start_in(dir: TempDir, extra: &[&str], ca_pem: Option<&str>) -> Server {
         let database = format!("sqlite://{}", dir.path().join("prime-api.db").display());
         let mut last_log = String::new();
         for attempt in 0..5 {
@@ -119,8 +135,9 @@ impl Server {
                 .stdout(log_file.try_clone().unwrap())
                 .stderr(log_file);
             let mut process = Guard(cmd.spawn().unwrap());
-            let url = format!("http://127.0.0.1:{port}");
-            if wait_ready(&mut process.0, &url, Duration::from_secs(30)) {
+            let scheme = if ca_pem.is_some() { "https" } else { "http" };
+            let url = format!("{scheme}://127.0.0.1:{port}");
+            if wait_ready(&mut process.0, &url, ca_pem, Duration::from_secs(30)) {
                 return Server {
                     process,
                     port,
@@ -205,9 +222,12 @@ impl Server {
 }
 
 /// Poll `GET /healthz` until it answers 200, the process dies, or the time is up.
-fn wait_ready(child: &mut Child, url: &str, limit: Duration) -> bool {
+fn wait_ready(child: &mut Child, url: &str, ca_pem: Option<&str>, limit: Duration) -> bool {
     let started = Instant::now();
-    let http = http();
+    let http = match ca_pem {
+        Some(pem) => http_trusting(pem),
+        None => http(),
+    };
     while started.elapsed() < limit {
         if let Ok(Some(_)) = child.try_wait() {
             return false;
@@ -220,6 +240,37 @@ fn wait_ready(child: &mut Child, url: &str, limit: Duration) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
     false
+}
+
+/// Write a fresh private CA's certificate for `localhost` and `127.0.0.1` to `dir/cert.pem`
+/// and its key to `dir/key.pem`; returns the CA certificate (PEM) clients must trust.
+pub fn write_tls_files(dir: &Path) -> String {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "prime-api test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), leaf_key.serialize_pem()).unwrap();
+    ca.as_ref().pem()
+}
+
+/// An HTTP client that trusts `ca_pem` (and nothing else).
+pub fn http_trusting(ca_pem: &str) -> reqwest::blocking::Client {
+    prime_client::api::install_crypto_provider();
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .no_proxy()
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
+        .build()
+        .unwrap()
 }
 
 fn scrub(cmd: &mut Command) {

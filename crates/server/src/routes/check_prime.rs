@@ -22,14 +22,27 @@ use crate::telemetry::set_key_prefix;
 /// Numbers up to this many bits are checked inline (microseconds); larger ones on the CPU pool.
 pub const INLINE_BITS: u64 = 64;
 
-#[derive(Serialize)]
+/// The verdict on `number`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct CheckResponse<'a> {
+pub struct CheckResponse<'a> {
+    /// The number in canonical decimal form, as the same JSON type it came in.
+    #[schema(value_type = crate::openapi::IntegerOfAnyLength)]
     number: &'a RawValue,
+    /// `true` for `prime` and `probable_prime`.
     is_prime: bool,
+    /// `prime` (proven, n < 2^64), `probable_prime` (passed Baillie-PSW), `composite`, or
+    /// `neither` (n < 2).
+    #[schema(
+        pattern = "^(prime|probable_prime|composite|neither)$",
+        example = "composite"
+    )]
     verdict: &'static str,
+    /// A nontrivial factor of a composite, decimal.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "3")]
     factor: Option<String>,
+    /// A Miller-Rabin witness base proving a composite, decimal.
     #[serde(skip_serializing_if = "Option::is_none")]
     witness: Option<String>,
 }
@@ -72,7 +85,24 @@ async fn read_body(
     Ok(body)
 }
 
-/// Is `number` prime?
+/// Is `number` prime? Metered: one unit of the key's quota per `200`, nothing otherwise.
+#[utoipa::path(
+    post,
+    path = "/check-prime",
+    tag = "prime",
+    request_body(content = crate::openapi::CheckRequest, content_type = "application/json"),
+    security(("authorization" = []), ("bearer" = []), ("x_api_key" = [])),
+    responses(
+        (status = 200, description = "The verdict; one unit of quota consumed", body = CheckResponse<'static>),
+        (status = 400, description = "Malformed JSON, missing `number`, not an integer", body = crate::error::Problem<'static>, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired key", body = crate::error::Problem<'static>, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than the byte limit", body = crate::error::Problem<'static>, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type is not JSON", body = crate::error::Problem<'static>, content_type = "application/problem+json"),
+        (status = 422, description = "Number larger than the bit limit", body = crate::error::Problem<'static>, content_type = "application/problem+json"),
+        (status = 429, description = "Quota used up, or too many failed authentications from this address", body = crate::error::Problem<'static>, content_type = "application/problem+json"),
+        (status = 503, description = "Key store unavailable, or CPU pool saturated", body = crate::error::Problem<'static>, content_type = "application/problem+json")
+    )
+)]
 pub async fn check_prime(
     req: HttpRequest,
     payload: Payload,
@@ -100,11 +130,13 @@ pub async fn check_prime(
         }
         Consume::Exhausted { prefix, state: q } => {
             set_key_prefix(&req, prefix);
+            crate::metrics::record_quota_rejection();
             return Err(ApiError::QuotaExhausted { state: q, now });
         }
         Consume::Unauthorized => return Err(state.throttle.failure(&req)),
     };
 
+    let bits = number.bits();
     let verdict = match slot {
         Some(slot) => {
             let value = number.value;
@@ -120,6 +152,7 @@ pub async fn check_prime(
         Verdict::Composite(Evidence::Witness(w)) => ("composite", None, Some(w.to_string())),
         Verdict::Neither => ("neither", None, None),
     };
+    crate::metrics::record_check(bits, verdict_name);
     let mut builder = HttpResponse::Ok();
     builder.insert_header((header::CACHE_CONTROL, "no-store"));
     quota.apply_headers(&mut builder, now);

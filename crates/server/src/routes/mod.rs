@@ -38,7 +38,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn not_allowed(allow: &'static str) -> Result<HttpResponse, ApiError> {
+/// Register the operations routes: `/openapi.json`, `/docs`, and `/metrics` unless it has its
+/// own address (`--metrics-bind`).
+pub fn configure_operations(cfg: &mut web::ServiceConfig, with_metrics: bool) {
+    crate::openapi::configure(cfg);
+    if with_metrics {
+        crate::metrics::configure(cfg);
+    }
+}
+
+/// JSON `405` naming the allowed methods.
+pub async fn not_allowed(allow: &'static str) -> Result<HttpResponse, ApiError> {
     Err(ApiError::MethodNotAllowed(allow))
 }
 

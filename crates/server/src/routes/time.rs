@@ -7,15 +7,34 @@ use serde::Serialize;
 use crate::error::ApiError;
 use crate::startup::AppState;
 
-#[derive(Serialize)]
+/// The server's time.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct TimeResponse {
+pub struct TimeResponse {
+    /// Server local time, `%Y-%m-%d %H:%M:%S` (the tutorial's form).
+    #[schema(example = "2026-11-28 03:59:03")]
     current_time: String,
+    /// RFC 3339 with milliseconds and offset.
+    #[schema(example = "2026-11-28T03:59:03.123+00:00")]
     rfc3339: String,
+    /// Milliseconds since the Unix epoch.
     unix_millis: i64,
 }
 
 /// The server's time: local `%Y-%m-%d %H:%M:%S` (the tutorial's form), RFC 3339, Unix ms.
+#[utoipa::path(
+    post,
+    path = "/get-current-time",
+    tag = "prime",
+    description = "The server's time (GET works too). The request body is ignored. Not metered.",
+    security(("authorization" = []), ("bearer" = []), ("x_api_key" = [])),
+    responses(
+        (status = 200, description = "The server's time", body = TimeResponse),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired key", body = crate::error::Problem<'static>, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed authentications from this address", body = crate::error::Problem<'static>, content_type = "application/problem+json"),
+        (status = 503, description = "Key store unavailable", body = crate::error::Problem<'static>, content_type = "application/problem+json")
+    )
+)]
 pub async fn current_time(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -8,20 +8,43 @@ use crate::error::ApiError;
 use crate::quota::rfc3339;
 use crate::startup::AppState;
 
-#[derive(Serialize)]
+/// The calling key's quota state.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct UsageResponse<'a> {
+pub struct UsageResponse<'a> {
+    /// The key's name.
     name: &'a str,
+    /// The key's non-secret display prefix.
+    #[schema(example = "pk_AbCdE")]
     prefix: &'a str,
+    /// Requests per reset period.
     limit: i64,
+    /// Requests counted in the current period.
     used: i64,
+    /// `limit - used`, never negative.
     remaining: i64,
+    /// Next reset, RFC 3339.
     resets_at: String,
+    /// The key's effective reset schedule (cron, 6 fields, seconds first, UTC).
+    #[schema(example = "0 0 0 * * *")]
     reset_schedule: &'a str,
+    /// Expiry, RFC 3339; `null` when the key does not expire.
     expires_at: Option<String>,
 }
 
-/// The calling key's quota state.
+/// The calling key's quota state (authenticated, never metered).
+#[utoipa::path(
+    get,
+    path = "/usage",
+    tag = "prime",
+    security(("authorization" = []), ("bearer" = []), ("x_api_key" = [])),
+    responses(
+        (status = 200, description = "The key's name, limit, usage and next reset", body = UsageResponse<'static>),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired key", body = crate::error::Problem<'static>, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed authentications from this address", body = crate::error::Problem<'static>, content_type = "application/problem+json"),
+        (status = 503, description = "Key store unavailable", body = crate::error::Problem<'static>, content_type = "application/problem+json")
+    )
+)]
 pub async fn usage(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let key = super::authenticate(&req, &state).await?;
     let now = Utc::now().timestamp();

@@ -9,9 +9,9 @@ pub mod postgres;
 pub mod sqlite;
 mod sqlite_batch;
 
-pub use postgres::PoolConfig;
 use crate::keys::KeyHash;
 use crate::quota::{QuotaState, Schedules};
+pub use postgres::PoolConfig;
 
 /// Store failures. Every one of them makes the API fail closed (`503`).
 #[derive(Debug, thiserror::Error)]

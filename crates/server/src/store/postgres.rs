@@ -48,7 +48,6 @@ pub struct PostgresStore {
     acquire_timeout: Duration,
 }
 
-
 fn record(row: &PgRow) -> Result<KeyRecord, sqlx::Error> {
     Ok(KeyRecord {
         id: row.try_get("id")?,

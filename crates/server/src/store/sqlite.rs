@@ -96,7 +96,21 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options.clone())
             .await?;
-        MIGRATOR.run(&writer).await?;
+        // sqlx takes no lock for SQLite migrations: processes starting at once on a new file
+        // can collide on the bookkeeping row. The loser's transaction rolls back; a second run
+        // then finds the migration applied and does nothing.
+        let mut attempt = 0;
+        loop {
+            match MIGRATOR.run(&writer).await {
+                Ok(()) => break,
+                Err(e) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "SQLite migration collided; retrying");
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)

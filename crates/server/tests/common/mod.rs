@@ -46,6 +46,12 @@ impl TestEnv {
             eprintln!("skipped: PRIME_TEST_POSTGRES_URL is not set");
             return None;
         };
+        Some(Self::postgres_at(&base))
+    }
+
+    /// A temp dir whose database is a fresh schema in the PostgreSQL database at `base`.
+    pub fn postgres_at(base: &str) -> (Self, String) {
+        let base = base.to_owned();
         let dir = tempfile::tempdir().unwrap();
         let schema = format!(
             "prime_test_{}_{}",
@@ -55,14 +61,14 @@ impl TestEnv {
         pg_exec(&base, format!("CREATE SCHEMA {schema}"));
         let sep = if base.contains('?') { '&' } else { '?' };
         let db_url = format!("{base}{sep}options[search_path]={schema}");
-        Some((
+        (
             TestEnv {
                 db_path: dir.path().join("unused"),
                 dir,
                 db_url,
             },
             schema,
-        ))
+        )
     }
 
     /// Run `prime-server ARGS --database URL`.
@@ -116,9 +122,27 @@ impl TestEnv {
         Server::spawn(self, extra)
     }
 
-    /// Run SQL against the database file directly (test inspection / time travel).
+    /// Start the real binary serving HTTPS with `cert.pem`/`key.pem` from [`write_tls_files`];
+    /// its client trusts only `ca_pem`.
+    pub fn spawn_tls(&self, extra: &[&str], ca_pem: &str) -> Server {
+        let cert = self.dir.path().join("cert.pem").display().to_string();
+        let key = self.dir.path().join("key.pem").display().to_string();
+        let mut args = vec!["--tls-cert", cert.as_str(), "--tls-key", key.as_str()];
+        args.extend_from_slice(extra);
+        Server::spawn_with(self, &args, tls_client(ca_pem), &[])
+    }
+
+    /// Start the real binary with extra environment variables (e.g. `RUST_LOG`).
+    pub fn spawn_env(&self, extra: &[&str], vars: &[(&str, &str)]) -> Server {
+        Server::spawn_with(self, extra, client(), vars)
+    }
+
+    /// Run SQL against the database directly (test inspection / time travel).
     pub fn sql_i64(&self, sql: &'static str) -> Vec<i64> {
         let url = self.db_url.clone();
+        if url.starts_with("postgres") {
+            return pg_i64(&url, sql);
+        }
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -145,6 +169,21 @@ impl TestEnv {
             conn.close().await.unwrap();
         });
     }
+}
+
+/// Query a column of BIGINTs from a PostgreSQL database.
+pub fn pg_i64(url: &str, sql: &'static str) -> Vec<i64> {
+    let url = url.to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        let rows: Vec<i64> = sqlx::query_scalar(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    })
 }
 
 /// Run one statement against `PRIME_TEST_POSTGRES_URL`'s database.
@@ -194,13 +233,49 @@ pub fn client() -> Client {
         .unwrap()
 }
 
+/// A client that trusts only `ca_pem` (for [`TestEnv::spawn_tls`]).
+pub fn tls_client(ca_pem: &str) -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .tls_certs_only([reqwest::Certificate::from_pem(ca_pem.as_bytes()).unwrap()])
+        .build()
+        .unwrap()
+}
+
+/// Write a fresh private CA's certificate for `localhost` and `127.0.0.1` to `dir/cert.pem`
+/// and its key to `dir/key.pem`; returns the CA certificate (PEM) clients must trust.
+pub fn write_tls_files(dir: &std::path::Path) -> String {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "prime-api test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca)
+        .unwrap();
+    std::fs::write(dir.join("cert.pem"), leaf.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), leaf_key.serialize_pem()).unwrap();
+    ca.as_ref().pem()
+}
+
 impl Server {
     fn spawn(env: &TestEnv, extra: &[&str]) -> Server {
+        Server::spawn_with(env, extra, client(), &[])
+    }
+
+    fn spawn_with(env: &TestEnv, extra: &[&str], client: Client, vars: &[(&str, &str)]) -> Server {
         let mut child = Command::new(BIN)
             .args(["serve", "--bind", "127.0.0.1:0", "--database", &env.db_url])
             .args(extra)
             .env("RUST_LOG", "info")
             .env_remove("PRIME_DATABASE_URL")
+            .envs(vars.iter().copied())
             .current_dir(env.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -215,9 +290,11 @@ impl Server {
         let base = loop {
             {
                 let err = stderr.lock().unwrap();
-                if let Some(i) = err.find("listening on http://") {
-                    let rest = &err[i + "listening on ".len()..];
-                    let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+                if let Some(i) = err.find("prime-server listening on ") {
+                    let rest = &err[i + "prime-server listening on ".len()..];
+                    let end = rest
+                        .find(|c: char| c.is_whitespace() || c == '"')
+                        .unwrap_or(rest.len());
                     break rest[..end].to_owned();
                 }
             }
@@ -232,7 +309,7 @@ impl Server {
             base,
             stdout,
             stderr,
-            client: client(),
+            client,
         }
     }
 
@@ -241,7 +318,10 @@ impl Server {
     }
 
     pub fn addr(&self) -> String {
-        self.base.trim_start_matches("http://").to_owned()
+        self.base
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .to_owned()
     }
 
     pub fn pid(&self) -> u32 {

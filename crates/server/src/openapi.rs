@@ -1,0 +1,314 @@
+//! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations and the
+//! response types' `ToSchema` derives; served at `GET /openapi.json`, with Swagger UI (vendored,
+//! no download) at `GET /docs/`.
+//!
+//! Headers that many responses share are added here in one place ([`SharedHeaders`]):
+//! `X-Request-Id` on every response, the quota headers on metered answers, `Retry-After` on
+//! `429`/`503`, `WWW-Authenticate` on `401`.
+
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{RefOr, Response};
+use utoipa::{Modify, OpenApi, PartialSchema, ToSchema};
+
+use crate::error::ApiError;
+
+/// An integer of any length: a JSON integer literal, or a string of ASCII decimal digits with an
+/// optional leading `-`.
+#[derive(Debug)]
+pub struct IntegerOfAnyLength;
+
+impl PartialSchema for IntegerOfAnyLength {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .description(Some(
+                "An integer of any length: a JSON integer literal (never rounded) or a string of \
+                 decimal digits with an optional leading '-'.",
+            ))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .description(Some("JSON integer literal of any length")),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^-?[0-9]+$"))
+                    .description(Some("decimal digits")),
+            )
+            .examples([
+                serde_json::json!(17),
+                serde_json::json!("172983479832623897492387592384682937659382477"),
+            ])
+            .into()
+    }
+}
+
+impl ToSchema for IntegerOfAnyLength {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("IntegerOfAnyLength")
+    }
+}
+
+/// Body of `POST /check-prime`. Other members are ignored.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the contract; the handler parses the raw body itself
+pub struct CheckRequest {
+    /// The integer to check; floats, exponents, booleans, null and arrays are refused (`400`).
+    #[schema(value_type = IntegerOfAnyLength)]
+    number: (),
+}
+
+/// `GET /healthz` answer.
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` in a `200`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "prime-api",
+        description = "Is this integer prime, and what time is it on the server? Callers hold an \
+                       API key metered by a quota that resets on a cron schedule. Errors are RFC \
+                       9457 problem details that also carry the tutorial's `error` member.",
+        license(name = "MIT OR Apache-2.0")
+    ),
+    paths(
+        crate::routes::check_prime::check_prime,
+        crate::routes::time::current_time,
+        crate::routes::usage::usage,
+        crate::routes::health::healthz,
+        crate::metrics::metrics,
+        openapi_json,
+        docs,
+    ),
+    components(schemas(CheckRequest, Health, crate::error::Problem<'static>)),
+    modifiers(&SecuritySchemes, &SharedHeaders),
+    tags(
+        (name = "prime", description = "The API: primality checks, server time, quota state"),
+        (name = "operations", description = "Health, metrics and this document (no authentication)")
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("`Authorization: Bearer <key>`"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "authorization",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "`Authorization: <key>`, the raw key (the tutorial's form)",
+            ))),
+        );
+        components.add_security_scheme(
+            "x_api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "`X-API-Key: <key>`",
+            ))),
+        );
+    }
+}
+
+struct SharedHeaders;
+
+fn header_schema(ty: Type, description: &str) -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(Some(ObjectBuilder::new().schema_type(ty)))
+        .description(Some(description))
+        .build()
+}
+
+const QUOTA_HEADERS: [(&str, Type, &str); 5] = [
+    (
+        "RateLimit-Policy",
+        Type::String,
+        "The key's quota (structured field): `\"quota\";q=<limit>;w=<period seconds>`",
+    ),
+    (
+        "RateLimit",
+        Type::String,
+        "What is left (structured field): `\"quota\";r=<remaining>;t=<seconds to reset>`",
+    ),
+    ("X-RateLimit-Limit", Type::Integer, "The key's quota"),
+    ("X-RateLimit-Remaining", Type::Integer, "Units left"),
+    (
+        "X-RateLimit-Reset",
+        Type::Integer,
+        "Next reset, in Unix seconds",
+    ),
+];
+
+fn with_headers(response: &mut RefOr<Response>, headers: &[(&str, Type, &str)]) {
+    if let RefOr::T(response) = response {
+        for (name, ty, description) in headers {
+            response.headers.insert(
+                (*name).to_owned(),
+                RefOr::T(header_schema(ty.clone(), description)),
+            );
+        }
+    }
+}
+
+impl SharedHeaders {
+    fn operation(path: &str, op: &mut Operation) {
+        let metered = path == "/check-prime" || path == "/usage";
+        for (status, response) in op.responses.responses.iter_mut() {
+            with_headers(
+                response,
+                &[(
+                    "X-Request-Id",
+                    Type::String,
+                    "Id of this request, also in the server's log line for it",
+                )],
+            );
+            match status.as_str() {
+                "200" if metered => with_headers(response, &QUOTA_HEADERS),
+                "429" if path == "/check-prime" => {
+                    with_headers(response, &QUOTA_HEADERS);
+                    with_headers(
+                        response,
+                        &[("Retry-After", Type::Integer, "Seconds to wait")],
+                    );
+                }
+                "429" | "503" => with_headers(
+                    response,
+                    &[("Retry-After", Type::Integer, "Seconds to wait")],
+                ),
+                "401" => with_headers(
+                    response,
+                    &[(
+                        "WWW-Authenticate",
+                        Type::String,
+                        "`Bearer realm=\"prime-api\"`",
+                    )],
+                ),
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Modify for SharedHeaders {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                SharedHeaders::operation(path, op);
+            }
+        }
+    }
+}
+
+/// The OpenAPI document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// The document as JSON, built once.
+fn document_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(|| {
+        document().to_pretty_json().unwrap_or_else(|e| {
+            format!("{{\"error\":\"cannot render the OpenAPI document: {e}\"}}")
+        })
+    })
+}
+
+/// The OpenAPI document of this API.
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    tag = "operations",
+    responses((status = 200, description = "This document", content_type = "application/json"))
+)]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document_json())
+}
+
+/// Swagger UI for this document (served from files compiled into the binary).
+#[utoipa::path(
+    get,
+    path = "/docs/{file}",
+    tag = "operations",
+    params(("file" = String, Path, description = "Empty for the UI's page, else one of its assets")),
+    responses(
+        (status = 200, description = "The Swagger UI page or asset", content_type = "text/html"),
+        (status = 404, description = "No such asset", body = crate::error::Problem<'static>, content_type = "application/problem+json")
+    )
+)]
+pub async fn docs(file: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    static CONFIG: OnceLock<Arc<utoipa_swagger_ui::Config<'static>>> = OnceLock::new();
+    let config = CONFIG
+        .get_or_init(|| Arc::new(utoipa_swagger_ui::Config::new(["/openapi.json"])))
+        .clone();
+    let file = file.into_inner();
+    match utoipa_swagger_ui::serve(&file, config) {
+        Ok(Some(found)) => {
+            let mut response = HttpResponse::Ok();
+            if found.gzpipped {
+                response.insert_header((header::CONTENT_ENCODING, "gzip"));
+            }
+            Ok(response
+                .content_type(found.content_type)
+                .body(found.bytes.into_owned()))
+        }
+        Ok(None) => Err(ApiError::NotFound(format!(
+            "/docs/{}",
+            file.chars().take(100).collect::<String>()
+        ))),
+        Err(e) => {
+            tracing::error!(error = %e, "Swagger UI");
+            Err(ApiError::Internal)
+        }
+    }
+}
+
+/// `GET /docs` → `308` to `/docs/`.
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/docs/"))
+        .finish()
+}
+
+/// Register `GET /openapi.json`, `GET /docs` and `GET /docs/{file}`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/openapi.json")
+            .route(web::get().to(openapi_json))
+            .default_service(web::to(|| crate::routes::not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/docs")
+            .route(web::get().to(docs_redirect))
+            .default_service(web::to(|| crate::routes::not_allowed("GET"))),
+    )
+    .service(
+        web::resource("/docs/{file:.*}")
+            .route(web::get().to(docs))
+            .default_service(web::to(|| crate::routes::not_allowed("GET"))),
+    );
+}
