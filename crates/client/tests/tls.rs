@@ -105,3 +105,24 @@ fn bad_ca_cert_file_is_a_usage_error() {
         assert!(err.contains("--ca-cert") && err.contains(needle), "{err}");
     }
 }
+
+#[test]
+fn self_signed_server_certificate_as_its_own_ca_cert() {
+    let dir = tempfile::tempdir().unwrap();
+    let made =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let cert = made.cert.pem();
+    std::fs::write(dir.path().join("cert.pem"), &cert).unwrap();
+    std::fs::write(dir.path().join("key.pem"), made.signing_key.serialize_pem()).unwrap();
+    let cert_path = dir.path().join("cert.pem").display().to_string();
+    let server = Server::start_tls(dir, &cert);
+    let key = server.create_key("self-signed", 10, None);
+    let out = server
+        .client(&key)
+        .args(["--ca-cert", &cert_path, "check", "15"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(lines(&out.stdout), ["15 is not prime (factor 3)"]);
+}

@@ -214,8 +214,15 @@ impl SharedHeaders {
 impl Modify for SharedHeaders {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for (path, item) in openapi.paths.paths.iter_mut() {
-            for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+            let several = item.get.is_some() && item.post.is_some();
+            for (method, op) in [("get", &mut item.get), ("post", &mut item.post)] {
+                let Some(op) = op else { continue };
                 SharedHeaders::operation(path, op);
+                // One handler for several methods gets one id from utoipa; ids must be unique.
+                if several && let Some(id) = &mut op.operation_id {
+                    id.push('_');
+                    id.push_str(method);
+                }
             }
         }
     }

@@ -13,6 +13,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest};
+use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
 use crate::metrics::Route;
@@ -141,7 +142,7 @@ where
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
             .with_span_list(false)
             .try_init()
             .is_ok(),
@@ -228,7 +229,10 @@ pub async fn log_request(
     req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().clone();
     let path = loggable_path(req.path()).to_owned();
-    let mut res = next.call(req).await?;
+    // Events logged while the request is handled (store errors, throttled addresses) carry the
+    // request id through this span; the request line itself is logged after it.
+    let span = tracing::info_span!("request", request_id = %request_id.to_str().unwrap_or("-"));
+    let mut res = next.call(req).instrument(span).await?;
     let elapsed = start.elapsed();
     let status = res.status().as_u16();
     crate::metrics::record_request(route, status, elapsed);

@@ -171,9 +171,7 @@ fn bad_key(client: &reqwest::blocking::Client, base: &str, forged: Option<&str>)
 }
 
 fn setup() -> Option<(PathBuf, TestEnv)> {
-    let Some((env, _)) = TestEnv::postgres() else {
-        return None;
-    };
+    let (env, _) = TestEnv::postgres()?;
     let Some(bin) = nginx_binary() else {
         eprintln!("skipped: no nginx binary (apt-get install nginx-light)");
         return None;

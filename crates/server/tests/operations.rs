@@ -345,7 +345,7 @@ fn openapi_document_is_valid_and_lists_every_route() {
         .collect();
     let served: BTreeMap<&str, &[&str]> = BTreeMap::from([
         ("/check-prime", &["post"][..]),
-        ("/get-current-time", &["post"][..]),
+        ("/get-current-time", &["get", "post"][..]),
         ("/usage", &["get"][..]),
         ("/healthz", &["get"][..]),
         ("/metrics", &["get"][..]),
@@ -357,8 +357,21 @@ fn openapi_document_is_valid_and_lists_every_route() {
         served.keys().copied().collect::<Vec<_>>()
     );
     for (path, methods) in &served {
-        for m in *methods {
-            assert!(documented[*path].contains(*m), "{path} lacks {m}");
+        let expected: BTreeSet<String> = methods.iter().map(|m| (*m).to_owned()).collect();
+        assert_eq!(documented[*path], expected, "methods of {path}");
+    }
+    // Operation ids are unique (OpenAPI requires it).
+    let mut operation_ids = BTreeSet::new();
+    for (path, methods) in &documented {
+        for m in methods {
+            let id = doc["paths"][path][m]["operationId"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                operation_ids.insert(id.clone()),
+                "duplicate operationId {id}"
+            );
         }
     }
     // ... and the server's own route table (its metric labels) agrees.

@@ -541,3 +541,68 @@ async fn postgres_concurrent_migrations() {
     .finish()
     .await;
 }
+
+/// One concurrent burst over several keys at once (on PostgreSQL this goes through the batched
+/// consume, several keys per batch): every key stays exact, refused keys consume nothing, and a
+/// key whose period ended is reset exactly once inside the burst.
+async fn mixed_keys_in_one_burst_are_exact(store: &Store) {
+    let s = schedules();
+    let now = Utc::now().timestamp();
+    let (_, five, five_id) = new_key(store, "five", 5, None).await;
+    let (_, ten, ten_id) = new_key(store, "ten", 10, Some("0 0 * * * *")).await;
+    let (_, zero, _) = new_key(store, "zero", 0, None).await;
+    let (_, revoked, revoked_id) = new_key(store, "revoked", 5, None).await;
+    let (_, ended, ended_id) = new_key(store, "ended", 3, None).await;
+    assert!(store.revoke(revoked_id).await.unwrap());
+    for _ in 0..3 {
+        used_after(&store.consume(&ended, &s, now).await.unwrap());
+    }
+    let later = store
+        .get_key(ended_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .next_reset_at;
+    let unknown = keys::KeyHash::of("pk_unknown");
+    let hashes = [five, ten, zero, revoked, ended, unknown];
+    let tasks: Vec<_> = (0..120)
+        .map(|i| {
+            let (store, s, hash) = (store.clone(), Arc::clone(&s), hashes[i % hashes.len()]);
+            tokio::spawn(async move { (i % 6, store.consume(&hash, &s, later).await.unwrap()) })
+        })
+        .collect();
+    let mut granted: Vec<Vec<i64>> = vec![Vec::new(); 6];
+    for t in tasks {
+        let (which, c) = t.await.unwrap();
+        match c {
+            Consume::Granted { state, .. } => granted[which].push(state.used),
+            Consume::Exhausted { state, .. } => assert_eq!(state.remaining(), 0),
+            Consume::Unauthorized => assert!(which == 3 || which == 5, "key {which}"),
+        }
+    }
+    for g in &mut granted {
+        g.sort_unstable();
+    }
+    assert_eq!(granted[0], (1..=5).collect::<Vec<_>>());
+    assert_eq!(granted[1], (1..=10).collect::<Vec<_>>());
+    assert!(granted[2].is_empty() && granted[3].is_empty() && granted[5].is_empty());
+    assert_eq!(granted[4], vec![1, 2, 3]);
+    let used = |id| async move { store.get_key(id).await.unwrap().unwrap().used };
+    assert_eq!(used(five_id).await, 5);
+    assert_eq!(used(ten_id).await, 10);
+    assert_eq!(used(revoked_id).await, 0);
+    assert_eq!(used(ended_id).await, 3);
+    assert!(
+        store
+            .get_key(ended_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_reset_at
+            > later
+    );
+}
+store_test!(
+    mixed_keys_in_one_burst_are_exact_,
+    mixed_keys_in_one_burst_are_exact
+);

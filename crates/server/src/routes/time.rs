@@ -23,10 +23,10 @@ pub struct TimeResponse {
 
 /// The server's time: local `%Y-%m-%d %H:%M:%S` (the tutorial's form), RFC 3339, Unix ms.
 #[utoipa::path(
-    post,
+    method(get, post),
     path = "/get-current-time",
     tag = "prime",
-    description = "The server's time (GET works too). The request body is ignored. Not metered.",
+    description = "The server's time. The request body is ignored. Not metered.",
     security(("authorization" = []), ("bearer" = []), ("x_api_key" = [])),
     responses(
         (status = 200, description = "The server's time", body = TimeResponse),
