@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -92,7 +92,15 @@ impl AuthThrottle {
             Ok(()) => ApiError::Unauthorized,
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
-                tracing::warn!(client = %addr, "too many failed authentications");
+                let id = req
+                    .extensions()
+                    .get::<crate::telemetry::RequestId>()
+                    .map(|id| id.0.clone());
+                tracing::warn!(
+                    client = %addr,
+                    request_id = %id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
+                    "too many failed authentications"
+                );
                 crate::metrics::record_auth_throttled();
                 ApiError::AuthThrottled {
                     retry_after: wait.as_secs() + 1,

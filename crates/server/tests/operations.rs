@@ -186,8 +186,21 @@ fn metrics_count_traffic_by_the_right_amounts() {
             StatusCode::UNAUTHORIZED,
         );
     }
+    let mut throttled_ids = Vec::new();
     for _ in 0..2 {
-        assert_problem(server.get("/usage", None), StatusCode::TOO_MANY_REQUESTS);
+        let r = server.get("/usage", None);
+        throttled_ids.push(r.headers()["x-request-id"].to_str().unwrap().to_owned());
+        assert_problem(r, StatusCode::TOO_MANY_REQUESTS);
+    }
+    // The throttle's warning names the request it refused.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !throttled_ids.iter().all(|id| {
+        server.logs().lines().any(|l| {
+            l.contains("too many failed authentications") && l.contains(&format!("request_id={id}"))
+        })
+    }) {
+        assert!(Instant::now() < deadline, "{}", server.logs());
+        std::thread::sleep(Duration::from_millis(20));
     }
     // 1 unknown route, 2 health checks.
     assert_eq!(server.get("/nope", None).status(), StatusCode::NOT_FOUND);

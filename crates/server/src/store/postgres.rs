@@ -96,8 +96,10 @@ struct ConsumeJob {
 /// The batched hot path. Every metered request on PostgreSQL needs one commit, and a commit
 /// waits for the WAL flush; one task therefore gathers the consumes that arrive while the
 /// previous batch runs and sends them as ONE statement (`prime_consume_batch`, see
-/// migrations/postgres): each element is exactly the single-request consume statement, run in
-/// order inside one transaction, so exactness is unchanged, one round trip and one WAL flush
+/// migrations/postgres). Each element applies the single-request consume statement's rules
+/// under the key's row lock (requests for one key at one second are one element asking for
+/// several units), in order inside one transaction, so exactness is unchanged; one round trip
+/// and one WAL flush
 /// serve the whole batch, and every answer is sent only after the batch has committed (a batch
 /// that fails is rolled back as a whole: all its requests get `503`, nothing is charged).
 /// Batches are sorted by key hash, so concurrent batches of several instances take row locks in
