@@ -5,6 +5,8 @@
 //! the same statement as the consume: a late or missed scheduler run can neither grant nor
 //! withhold quota wrongly.
 
+#[macro_use]
+mod shared;
 pub mod postgres;
 pub mod sqlite;
 mod sqlite_batch;
