@@ -8,37 +8,12 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use common::{Server, StatusCode, TestEnv};
 
 const SEVEN: &str = r#"{"number": 7}"#;
-
-/// Fire `n` requests at once (one thread each, released by a barrier), alternating between
-/// `servers`; returns the statuses.
-fn burst(servers: &[&Server], key: &str, n: usize) -> Vec<StatusCode> {
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let url = servers[i % servers.len()].url("/check-prime");
-            let (key, barrier) = (key.to_owned(), Arc::clone(&barrier));
-            std::thread::spawn(move || {
-                let client = common::client();
-                barrier.wait();
-                client
-                    .post(url)
-                    .header("Authorization", key)
-                    .header("Content-Type", "application/json")
-                    .body(format!("{{\"number\": {}}}", 1_000_003 + 2 * i))
-                    .send()
-                    .unwrap()
-                    .status()
-            })
-        })
-        .collect();
-    handles.into_iter().map(|h| h.join().unwrap()).collect()
-}
 
 #[test]
 fn two_instances_200_concurrent_requests_20_units_exactly_20_ok() {
@@ -48,12 +23,10 @@ fn two_instances_200_concurrent_requests_20_units_exactly_20_ok() {
     let key = env.create_key("shared", &["--limit", "20"]);
     let a = env.spawn(&[]);
     let b = env.spawn(&[]);
-    let statuses = burst(&[&a, &b], &key, 200);
-    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
-    let limited = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
-        .count();
+    let statuses =
+        common::concurrent_checks(&[a.url("/check-prime"), b.url("/check-prime")], &key, 200);
+    let ok = common::count(&statuses, StatusCode::OK);
+    let limited = common::count(&statuses, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!((ok, limited), (20, 180), "{statuses:?}");
     // Both instances see the same, exact count; so does the database.
     for s in [&a, &b] {

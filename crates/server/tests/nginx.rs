@@ -11,7 +11,6 @@ mod common;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use common::{Server, StatusCode, TestEnv};
@@ -189,32 +188,9 @@ fn nginx_in_front_of_two_instances_counts_exactly() {
     let (a, b) = (env.spawn(&args), env.spawn(&args));
     let nginx = Nginx::start(&bin, [&a.addr(), &b.addr()]);
 
-    let n = 100;
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
-        .map(|i| {
-            let (url, key) = (format!("{}/check-prime", nginx.base), key.clone());
-            let barrier = Arc::clone(&barrier);
-            std::thread::spawn(move || {
-                let client = common::client();
-                barrier.wait();
-                client
-                    .post(url)
-                    .header("Authorization", key)
-                    .header("Content-Type", "application/json")
-                    .body(format!("{{\"number\": {}}}", 1_000_003 + 2 * i))
-                    .send()
-                    .unwrap()
-                    .status()
-            })
-        })
-        .collect();
-    let statuses: Vec<StatusCode> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
-    let limited = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
-        .count();
+    let statuses = common::concurrent_checks(&[format!("{}/check-prime", nginx.base)], &key, 100);
+    let ok = common::count(&statuses, StatusCode::OK);
+    let limited = common::count(&statuses, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!((ok, limited), (20, 80), "{statuses:?}");
     assert_eq!(env.sql_i64("SELECT used FROM api_keys"), vec![20]);
     // Both instances served part of the burst.

@@ -19,31 +19,9 @@ fn hundred_concurrent_requests_with_ten_units_left_get_exactly_ten() {
     for _ in 0..5 {
         assert_eq!(server.check(&key, SEVEN).status(), StatusCode::OK);
     }
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(100));
-    let url = server.url("/check-prime");
-    let handles: Vec<_> = (0..100)
-        .map(|i| {
-            let (url, key, barrier) = (url.clone(), key.clone(), barrier.clone());
-            std::thread::spawn(move || {
-                let client = common::client();
-                barrier.wait();
-                client
-                    .post(url)
-                    .header("Authorization", key)
-                    .header("Content-Type", "application/json")
-                    .body(format!("{{\"number\": {}}}", 1000 + i))
-                    .send()
-                    .unwrap()
-                    .status()
-            })
-        })
-        .collect();
-    let statuses: Vec<StatusCode> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
-    let limited = statuses
-        .iter()
-        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
-        .count();
+    let statuses = common::concurrent_checks(&[server.url("/check-prime")], &key, 100);
+    let ok = common::count(&statuses, StatusCode::OK);
+    let limited = common::count(&statuses, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!((ok, limited), (10, 90), "{statuses:?}");
     let u = server.usage(&key);
     assert_eq!(u["used"], 15);

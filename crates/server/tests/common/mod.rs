@@ -233,6 +233,36 @@ pub fn client() -> Client {
         .unwrap()
 }
 
+/// Fire `n` `/check-prime` requests at once (one thread each, released together by a barrier),
+/// sent round-robin to `urls` (full `/check-prime` URLs); returns the statuses in request order.
+pub fn concurrent_checks(urls: &[String], key: &str, n: usize) -> Vec<StatusCode> {
+    let barrier = Arc::new(std::sync::Barrier::new(n));
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let url = urls[i % urls.len()].clone();
+            let (key, barrier) = (key.to_owned(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let client = client();
+                barrier.wait();
+                client
+                    .post(url)
+                    .header("Authorization", key)
+                    .header("Content-Type", "application/json")
+                    .body(format!("{{\"number\": {}}}", 1_000_003 + 2 * i))
+                    .send()
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+/// How many of `statuses` are `status`.
+pub fn count(statuses: &[StatusCode], status: StatusCode) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
 /// A client that trusts only `ca_pem` (for [`TestEnv::spawn_tls`]).
 pub fn tls_client(ca_pem: &str) -> Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
