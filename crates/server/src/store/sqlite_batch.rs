@@ -51,9 +51,22 @@ enum Msg<J> {
 /// Handles to the hot-path tasks.
 #[derive(Debug)]
 pub(crate) struct HotPath {
+    id: usize,
+    options: SqliteConnectOptions,
     consume: mpsc::Sender<Msg<ConsumeJob>>,
     lookups: Vec<mpsc::Sender<Msg<LookupJob>>>,
+    /// Lookup tasks started on the callers' own single-threaded runtimes (actix workers): a
+    /// lookup then never crosses to another runtime thread and back. Closed with the rest.
+    local_lookups: std::sync::Mutex<Vec<mpsc::Sender<Msg<LookupJob>>>>,
     next: AtomicUsize,
+}
+
+static HOT_PATH_IDS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's lookup task per hot path (by id).
+    static LOCAL_LOOKUP: std::cell::RefCell<Vec<(usize, mpsc::Sender<Msg<LookupJob>>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl<J> std::fmt::Debug for Msg<J> {
@@ -268,6 +281,21 @@ async fn lookup_task(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Msg<Look
     }
 }
 
+/// Answer every job with `error` (the task's connection could not be opened).
+async fn fail_all(mut rx: mpsc::Receiver<Msg<LookupJob>>, error: &str) {
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Job(job) => {
+                let _ = job.reply.send(Err(error.to_owned()));
+            }
+            Msg::Close(ack) => {
+                let _ = ack.send(());
+                return;
+            }
+        }
+    }
+}
+
 /// The store's hot path failed (connection lost, database error, tasks gone).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -287,8 +315,11 @@ impl HotPath {
             lookups.push(tx);
         }
         Ok(HotPath {
+            id: HOT_PATH_IDS.fetch_add(1, Ordering::Relaxed),
+            options: options.clone(),
             consume: tx,
             lookups,
+            local_lookups: std::sync::Mutex::new(Vec::new()),
             next: AtomicUsize::new(0),
         })
     }
@@ -317,14 +348,57 @@ impl HotPath {
             .map_err(HotPathError)
     }
 
+    /// This thread's lookup task, started on first use, when the caller runs on a
+    /// single-threaded runtime (each actix worker has one); `None` elsewhere.
+    fn local_lookup(&self) -> Option<mpsc::Sender<Msg<LookupJob>>> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        if handle.runtime_flavor() != tokio::runtime::RuntimeFlavor::CurrentThread {
+            return None;
+        }
+        if self.consume.is_closed() {
+            return None;
+        }
+        LOCAL_LOOKUP.with(|local| {
+            let mut local = local.borrow_mut();
+            // Tasks of runtimes that have since stopped are gone: forget them.
+            local.retain(|(_, tx)| !tx.is_closed());
+            if let Some((_, tx)) = local.iter().find(|(id, _)| *id == self.id) {
+                return Some(tx.clone());
+            }
+            let mut registry = self.local_lookups.lock().ok()?;
+            let (tx, rx) = mpsc::channel(4096);
+            let options = self.options.clone();
+            handle.spawn(async move {
+                match options.connect().await {
+                    Ok(conn) => lookup_task(conn, rx).await,
+                    Err(e) => fail_all(rx, &e.to_string()).await,
+                }
+            });
+            registry.retain(|tx| !tx.is_closed());
+            registry.push(tx.clone());
+            local.push((self.id, tx.clone()));
+            Some(tx)
+        })
+    }
+
     /// Look a key up by hash (batched with concurrent lookups).
     pub(crate) async fn lookup(&self, hash: [u8; 32]) -> Result<Option<KeyRecord>, HotPathError> {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.lookups.len();
         let (reply, rx) = oneshot::channel();
-        self.lookups[i]
-            .send(Msg::Job(LookupJob { hash, reply }))
-            .await
-            .map_err(|_| HotPathError("store is closed".into()))?;
+        let job = Msg::Job(LookupJob { hash, reply });
+        let job = match self.local_lookup() {
+            Some(tx) => match tx.send(job).await {
+                Ok(()) => None,
+                Err(mpsc::error::SendError(job)) => Some(job),
+            },
+            None => Some(job),
+        };
+        if let Some(job) = job {
+            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.lookups.len();
+            self.lookups[i]
+                .send(job)
+                .await
+                .map_err(|_| HotPathError("store is closed".into()))?;
+        }
         rx.await
             .map_err(|_| HotPathError("store task stopped".into()))?
             .map_err(HotPathError)
@@ -333,7 +407,14 @@ impl HotPath {
     /// Finish pending work and close the dedicated connections.
     pub(crate) async fn close(&self) {
         let mut acks = Vec::new();
-        let senders = std::iter::once(None).chain(self.lookups.iter().map(Some));
+        let local: Vec<_> = self
+            .local_lookups
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default();
+        let senders = std::iter::once(None)
+            .chain(self.lookups.iter().map(Some))
+            .chain(local.iter().map(Some));
         for s in senders {
             let (ack, rx) = oneshot::channel();
             let sent = match s {
