@@ -12,7 +12,7 @@ pub mod sqlite;
 mod sqlite_batch;
 
 use crate::keys::KeyHash;
-use crate::quota::{QuotaState, Schedules};
+use crate::quota::{Period, QuotaState, Schedules};
 pub use postgres::PoolConfig;
 
 /// Store failures. Every one of them makes the API fail closed (`503`).
@@ -209,15 +209,86 @@ impl Store {
     }
 
     /// Authenticate by hash and consume one unit atomically.
+    ///
+    /// The backend's one-statement hot path grants almost every request. When it does not, one
+    /// read of the key tells why (unknown, revoked or expired → 401; exhausted → 429), or finds
+    /// a key on its own schedule whose period has ended, which a compare-and-set statement
+    /// reopens; a row changed in between by another request is simply tried again.
     pub async fn consume(
         &self,
         hash: &KeyHash,
         schedules: &Schedules,
         now: i64,
     ) -> Result<Consume, StoreError> {
+        let default = schedules.default_period(now);
+        // Bounded: each retry means another request changed the row in between.
+        for _ in 0..8 {
+            if let Some(granted) = self.try_consume(hash, now, &default).await? {
+                return Ok(granted);
+            }
+            // Not granted: find out why (this read never changes anything).
+            let Some(key) = self.by_hash(hash).await? else {
+                return Ok(Consume::Unauthorized);
+            };
+            if !key.is_active(now) {
+                return Ok(Consume::Unauthorized);
+            }
+            if key.next_reset_at <= now && key.limit > 0 {
+                let Some(own) = key.reset_schedule.as_deref() else {
+                    continue; // the default-schedule statement will handle it
+                };
+                let period = schedules.period_for(Some(own), now);
+                if let Some(granted) = self.consume_new_period(&key, &period, now).await? {
+                    return Ok(granted);
+                }
+                continue;
+            }
+            if key.used < key.limit && key.next_reset_at > now {
+                continue; // someone reset or raised the limit in between: try again
+            }
+            return Ok(Consume::Exhausted {
+                state: key.quota_state(schedules, now),
+                prefix: key.prefix,
+            });
+        }
+        // Persistent contention: refuse rather than over-grant.
+        match self.by_hash(hash).await? {
+            Some(key) if key.is_active(now) => Ok(Consume::Exhausted {
+                state: key.quota_state(schedules, now),
+                prefix: key.prefix,
+            }),
+            _ => Ok(Consume::Unauthorized),
+        }
+    }
+
+    async fn try_consume(
+        &self,
+        hash: &KeyHash,
+        now: i64,
+        default: &Period,
+    ) -> Result<Option<Consume>, StoreError> {
         match self {
-            Store::Sqlite(s) => s.consume(hash, schedules, now).await,
-            Store::Postgres(s) => s.consume(hash, schedules, now).await,
+            Store::Sqlite(s) => s.try_consume(hash, now, default).await,
+            Store::Postgres(s) => s.try_consume(hash, now, default).await,
+        }
+    }
+
+    async fn by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.by_hash(hash).await,
+            Store::Postgres(s) => s.by_hash(hash).await,
+        }
+    }
+
+    async fn consume_new_period(
+        &self,
+        key: &KeyRecord,
+        period: &Period,
+        now: i64,
+    ) -> Result<Option<Consume>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.consume_new_period(key, period, now).await,
+            Store::Postgres(s) => s.consume_new_period(key, period, now).await,
         }
     }
 

@@ -12,7 +12,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{Consume, KeyRecord, KeyUpdate, NewKey, StoreError};
 use crate::keys::KeyHash;
-use crate::quota::{QuotaState, Schedules};
+use crate::quota::{Period, QuotaState, Schedules};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -27,13 +27,6 @@ pub const CONSUME_SQL: &str = "UPDATE api_keys SET \
     AND quota_limit > 0 \
     AND ((next_reset_at > $2 AND used < quota_limit) \
          OR (next_reset_at <= $2 AND reset_schedule IS NULL)) \
-    RETURNING prefix, quota_limit, used, period_start, next_reset_at";
-
-/// Reset-and-consume for a key on its own schedule whose period has ended: compare-and-set on
-/// the old period end, so concurrent requests open the new period exactly once.
-const CONSUME_NEW_PERIOD_SQL: &str = "UPDATE api_keys SET used = 1, period_start = $3, next_reset_at = $4 \
-    WHERE id = $1 AND next_reset_at = $2 AND next_reset_at <= $5 AND revoked = FALSE \
-    AND (expires_at IS NULL OR expires_at > $5) AND quota_limit > 0 \
     RETURNING prefix, quota_limit, used, period_start, next_reset_at";
 
 const INSERT_KEY_SQL: &str = "INSERT INTO api_keys (name, prefix, key_hash, quota_limit, used, \
@@ -398,74 +391,17 @@ impl PostgresStore {
             .await?)
     }
 
-    async fn by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, prefix, quota_limit, used, reset_schedule, period_start, \
-             next_reset_at, expires_at, revoked, created_at FROM api_keys WHERE key_hash = $1",
-        )
-        .bind(&hash.0[..])
-        .fetch_optional(&self.reader)
-        .await?;
-        Ok(row.as_ref().map(record).transpose()?)
-    }
-
-    pub(crate) async fn consume(
+    /// The hot path: authenticate, lazily reset (default schedule) and consume, batched with
+    /// the other requests in flight into one statement and one commit. `None`: not granted by it.
+    pub(crate) async fn try_consume(
         &self,
         hash: &KeyHash,
-        schedules: &Schedules,
         now: i64,
-    ) -> Result<Consume, StoreError> {
-        let default = schedules.default_period(now);
-        // Bounded: each retry means another request changed the row in between.
-        for _ in 0..8 {
-            if let Some(done) = self
-                .hot
-                .consume(hash, now, default.start, default.end)
-                .await?
-            {
-                return Ok(done);
-            }
-            // Not granted: find out why (this read never changes anything).
-            let Some(key) = self.by_hash(hash).await? else {
-                return Ok(Consume::Unauthorized);
-            };
-            if !key.is_active(now) {
-                return Ok(Consume::Unauthorized);
-            }
-            if key.next_reset_at <= now && key.limit > 0 {
-                let Some(own) = key.reset_schedule.as_deref() else {
-                    continue; // the default-schedule statement will handle it
-                };
-                let p = schedules.period_for(Some(own), now);
-                let row = sqlx::query(CONSUME_NEW_PERIOD_SQL)
-                    .bind(key.id)
-                    .bind(key.next_reset_at)
-                    .bind(p.start)
-                    .bind(p.end)
-                    .bind(now)
-                    .fetch_optional(&self.writer)
-                    .await?;
-                if let Some(row) = row {
-                    return Ok(granted(&row)?);
-                }
-                continue;
-            }
-            if key.used < key.limit && key.next_reset_at > now {
-                continue; // someone reset or raised the limit in between: try again
-            }
-            return Ok(Consume::Exhausted {
-                state: key.quota_state(schedules, now),
-                prefix: key.prefix,
-            });
-        }
-        // Persistent contention: refuse rather than over-grant.
-        match self.by_hash(hash).await? {
-            Some(key) if key.is_active(now) => Ok(Consume::Exhausted {
-                state: key.quota_state(schedules, now),
-                prefix: key.prefix,
-            }),
-            _ => Ok(Consume::Unauthorized),
-        }
+        default: &Period,
+    ) -> Result<Option<Consume>, StoreError> {
+        self.hot
+            .consume(hash, now, default.start, default.end)
+            .await
     }
 
     pub(crate) async fn authenticate(

@@ -9,6 +9,46 @@
 /// Expands to the backend-independent methods of a store `impl`.
 macro_rules! shared_store_methods {
     () => {
+        /// The key with this hash, whatever its state (revoked and expired included).
+        pub(crate) async fn by_hash(
+            &self,
+            hash: &KeyHash,
+        ) -> Result<Option<KeyRecord>, StoreError> {
+            let row = sqlx::query(
+                "SELECT id, name, prefix, quota_limit, used, reset_schedule, period_start, \
+                 next_reset_at, expires_at, revoked, created_at FROM api_keys WHERE key_hash = $1",
+            )
+            .bind(&hash.0[..])
+            .fetch_optional(&self.reader)
+            .await?;
+            Ok(row.as_ref().map(record).transpose()?)
+        }
+
+        /// Reset-and-consume for `key`, on its own schedule, whose period has ended: a
+        /// compare-and-set on the old period end, so concurrent requests open the new period
+        /// `period` exactly once. `None`: another request changed the row first.
+        pub(crate) async fn consume_new_period(
+            &self,
+            key: &KeyRecord,
+            period: &Period,
+            now: i64,
+        ) -> Result<Option<Consume>, StoreError> {
+            let row = sqlx::query(
+                "UPDATE api_keys SET used = 1, period_start = $3, next_reset_at = $4 \
+                 WHERE id = $1 AND next_reset_at = $2 AND next_reset_at <= $5 AND NOT revoked \
+                 AND (expires_at IS NULL OR expires_at > $5) AND quota_limit > 0 \
+                 RETURNING prefix, quota_limit, used, period_start, next_reset_at",
+            )
+            .bind(key.id)
+            .bind(key.next_reset_at)
+            .bind(period.start)
+            .bind(period.end)
+            .bind(now)
+            .fetch_optional(&self.writer)
+            .await?;
+            Ok(row.as_ref().map(granted).transpose()?)
+        }
+
         pub(crate) async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
             let rows = sqlx::query(
                 "SELECT id, name, prefix, quota_limit, used, reset_schedule, period_start, \
