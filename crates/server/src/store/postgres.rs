@@ -29,10 +29,6 @@ pub const CONSUME_SQL: &str = "UPDATE api_keys SET \
          OR (next_reset_at <= $2 AND reset_schedule IS NULL)) \
     RETURNING prefix, quota_limit, used, period_start, next_reset_at";
 
-const INSERT_KEY_SQL: &str = "INSERT INTO api_keys (name, prefix, key_hash, quota_limit, used, \
-    reset_schedule, period_start, next_reset_at, expires_at, revoked, created_at) \
-    VALUES ($1, $2, $3, $4, 0, $5, 0, 0, $6, FALSE, $7) RETURNING id";
-
 /// PostgreSQL-backed store.
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
@@ -342,20 +338,6 @@ impl PostgresStore {
         })
     }
 
-    pub(crate) async fn create_key(&self, key: &NewKey) -> Result<i64, StoreError> {
-        let id: i64 = sqlx::query_scalar(INSERT_KEY_SQL)
-            .bind(&key.name)
-            .bind(&key.prefix)
-            .bind(&key.hash.0[..])
-            .bind(key.limit)
-            .bind(key.reset_schedule.as_deref())
-            .bind(key.expires_at)
-            .bind(key.now)
-            .fetch_one(&self.writer)
-            .await?;
-        Ok(id)
-    }
-
     /// Insert `key` only if the table holds no key at all. A transaction-scoped advisory lock
     /// serialises instances starting at the same moment, so exactly one of them creates it.
     pub(crate) async fn create_first_key(&self, key: &NewKey) -> Result<Option<i64>, StoreError> {
@@ -371,7 +353,7 @@ impl PostgresStore {
             tx.rollback().await?;
             return Ok(None);
         }
-        let id: i64 = sqlx::query_scalar(INSERT_KEY_SQL)
+        let id: i64 = sqlx::query_scalar(Self::INSERT_KEY_SQL)
             .bind(&key.name)
             .bind(&key.prefix)
             .bind(&key.hash.0[..])
@@ -383,12 +365,6 @@ impl PostgresStore {
             .await?;
         tx.commit().await?;
         Ok(Some(id))
-    }
-
-    pub(crate) async fn count_keys(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
-            .fetch_one(&self.reader)
-            .await?)
     }
 
     /// The hot path: authenticate, lazily reset (default schedule) and consume, batched with

@@ -9,6 +9,31 @@
 /// Expands to the backend-independent methods of a store `impl`.
 macro_rules! shared_store_methods {
     () => {
+        /// Inserts a new key (binds: name, prefix, hash, limit, schedule, expiry, now).
+        const INSERT_KEY_SQL: &str = "INSERT INTO api_keys (name, prefix, key_hash, quota_limit, \
+            used, reset_schedule, period_start, next_reset_at, expires_at, revoked, created_at) \
+            VALUES ($1, $2, $3, $4, 0, $5, 0, 0, $6, FALSE, $7) RETURNING id";
+
+        pub(crate) async fn create_key(&self, key: &NewKey) -> Result<i64, StoreError> {
+            let id: i64 = sqlx::query_scalar(Self::INSERT_KEY_SQL)
+                .bind(&key.name)
+                .bind(&key.prefix)
+                .bind(&key.hash.0[..])
+                .bind(key.limit)
+                .bind(key.reset_schedule.as_deref())
+                .bind(key.expires_at)
+                .bind(key.now)
+                .fetch_one(&self.writer)
+                .await?;
+            Ok(id)
+        }
+
+        pub(crate) async fn count_keys(&self) -> Result<i64, StoreError> {
+            Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
+                .fetch_one(&self.reader)
+                .await?)
+        }
+
         /// The key with this hash, whatever its state (revoked and expired included).
         pub(crate) async fn by_hash(
             &self,

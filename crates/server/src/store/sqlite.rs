@@ -119,24 +119,6 @@ impl SqliteStore {
         })
     }
 
-    pub(crate) async fn create_key(&self, key: &NewKey) -> Result<i64, StoreError> {
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO api_keys (name, prefix, key_hash, quota_limit, used, reset_schedule, \
-             period_start, next_reset_at, expires_at, revoked, created_at) \
-             VALUES ($1, $2, $3, $4, 0, $5, 0, 0, $6, 0, $7) RETURNING id",
-        )
-        .bind(&key.name)
-        .bind(&key.prefix)
-        .bind(&key.hash.0[..])
-        .bind(key.limit)
-        .bind(key.reset_schedule.as_deref())
-        .bind(key.expires_at)
-        .bind(key.now)
-        .fetch_one(&self.writer)
-        .await?;
-        Ok(id)
-    }
-
     /// One statement: SQLite takes the write lock before it evaluates the `NOT EXISTS`, so
     /// processes sharing the file cannot both insert.
     pub(crate) async fn create_first_key(&self, key: &NewKey) -> Result<Option<i64>, StoreError> {
@@ -156,12 +138,6 @@ impl SqliteStore {
         .fetch_optional(&self.writer)
         .await?;
         Ok(id)
-    }
-
-    pub(crate) async fn count_keys(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
-            .fetch_one(&self.reader)
-            .await?)
     }
 
     /// The hot path: authenticate, lazily reset (default schedule) and consume in one atomic
