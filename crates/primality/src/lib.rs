@@ -68,6 +68,7 @@
 //! independent trial division and num-bigint `modpow` Miller-Rabin, verifying every piece of
 //! evidence.
 
+mod effort;
 mod lucas;
 mod montgomery;
 mod mr;
@@ -89,6 +90,8 @@ use num_bigint::Sign;
 /// assert!(!is_prime_signed(&-BigInt::from(n)));
 /// ```
 pub use num_bigint::{BigInt, BigUint};
+
+pub use crate::effort::Effort;
 use num_traits::{ToPrimitive, Zero};
 use rand::Rng;
 
