@@ -169,6 +169,32 @@ impl Verdict {
     pub fn is_prime(&self) -> bool {
         matches!(self, Verdict::Prime | Verdict::ProbablePrime)
     }
+
+    /// Every name [`Verdict::as_str`] can return, in declaration order.
+    ///
+    /// ```
+    /// assert_eq!(primality::Verdict::NAMES, ["prime", "probable_prime", "composite", "neither"]);
+    /// ```
+    pub const NAMES: [&'static str; 4] = ["prime", "probable_prime", "composite", "neither"];
+
+    /// The verdict's machine-readable name: `prime`, `probable_prime`, `composite` or `neither`
+    /// (the evidence of a composite is not part of it).
+    ///
+    /// ```
+    /// use num_bigint::BigUint;
+    /// use primality::check;
+    /// assert_eq!(check(&BigUint::from(15u8)).as_str(), "composite");
+    /// let m89 = (BigUint::from(1u8) << 89u32) - 1u8;
+    /// assert_eq!(check(&m89).as_str(), "probable_prime");
+    /// ```
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Verdict::Prime => Self::NAMES[0],
+            Verdict::ProbablePrime => Self::NAMES[1],
+            Verdict::Composite(_) => Self::NAMES[2],
+            Verdict::Neither => Self::NAMES[3],
+        }
+    }
 }
 
 impl fmt::Display for Verdict {
