@@ -1,15 +1,30 @@
-//! `prime-server`: parse the command line and dispatch.
+//! `prime-server`: parse the command line, start logging, dispatch.
 
 use std::process::ExitCode;
 
 use clap::Parser;
-use prime_server::config::Cli;
+use prime_server::args::Cli;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 1)]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // `--help` and `--version` print in full; a usage error is one line.
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let text = e.to_string();
+            eprintln!(
+                "{}",
+                text.lines().next().unwrap_or("error: invalid arguments")
+            );
+            return ExitCode::from(2);
+        }
+    };
     let logs = prime_server::telemetry::init(cli.log_format);
-    let result = prime_server::cli::run(cli).await;
+    let result = prime_server::commands::run(cli).await;
     drop(logs); // flush pending log lines before the last words
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use tokio_cron_scheduler::{Job, JobScheduler, JobSchedulerError};
 
-use crate::quota::Schedules;
 use crate::store::Store;
 
 /// The running reset scheduler.
@@ -26,38 +25,27 @@ impl std::fmt::Debug for ResetScheduler {
 /// Schedules that already have a job.
 type Known = Arc<Mutex<HashSet<String>>>;
 
-async fn apply(store: &Store, schedules: &Schedules, why: &str) {
+async fn apply(store: &Store, why: &str) {
     let now = Utc::now().timestamp();
-    match store.apply_due_resets(schedules, now).await {
+    match store.apply_due_resets(now).await {
         Ok(0) => tracing::debug!(why, "no quota resets due"),
         Ok(n) => tracing::info!(why, keys = n, "quota reset"),
         Err(e) => tracing::error!(error = %e, why, "applying quota resets failed"),
     }
 }
 
-fn reset_job(
-    cron: &str,
-    store: Store,
-    schedules: Arc<Schedules>,
-) -> Result<Job, JobSchedulerError> {
+fn reset_job(cron: &str, store: Store) -> Result<Job, JobSchedulerError> {
     let label = cron.to_owned();
     Job::new_async(cron, move |_id, _lock| {
         let store = store.clone();
-        let schedules = Arc::clone(&schedules);
         let label = label.clone();
         Box::pin(async move {
-            apply(&store, &schedules, &label).await;
+            apply(&store, &label).await;
         })
     })
 }
 
-async fn add_schedule(
-    scheduler: &JobScheduler,
-    known: &Known,
-    cron: &str,
-    store: &Store,
-    schedules: &Arc<Schedules>,
-) {
+async fn add_schedule(scheduler: &JobScheduler, known: &Known, cron: &str, store: &Store) {
     let is_new = known
         .lock()
         .map(|mut k| k.insert(cron.to_owned()))
@@ -65,7 +53,7 @@ async fn add_schedule(
     if !is_new {
         return;
     }
-    let added = match reset_job(cron, store.clone(), Arc::clone(schedules)) {
+    let added = match reset_job(cron, store.clone()) {
         Ok(job) => scheduler.add(job).await.map(|_| ()),
         Err(e) => Err(e),
     };
@@ -77,39 +65,31 @@ async fn add_schedule(
 
 impl ResetScheduler {
     /// Apply resets missed while the server was down, then start one job per schedule.
-    pub async fn start(store: Store, schedules: Arc<Schedules>) -> Result<Self, JobSchedulerError> {
-        apply(&store, &schedules, "startup").await;
+    pub async fn start(store: Store) -> Result<Self, JobSchedulerError> {
+        apply(&store, "startup").await;
         let scheduler = JobScheduler::new().await?;
         let known: Known = Arc::new(Mutex::new(HashSet::new()));
-        add_schedule(
-            &scheduler,
-            &known,
-            schedules.default_source(),
-            &store,
-            &schedules,
-        )
-        .await;
+        let default = store.schedules().default_source().to_owned();
+        add_schedule(&scheduler, &known, &default, &store).await;
         for cron in store.distinct_schedules().await.unwrap_or_default() {
-            add_schedule(&scheduler, &known, &cron, &store, &schedules).await;
+            add_schedule(&scheduler, &known, &cron, &store).await;
         }
         // Pick up schedules of keys created or updated while running.
         let sync = {
             let scheduler = scheduler.clone();
             let known = Arc::clone(&known);
             let store = store.clone();
-            let schedules = Arc::clone(&schedules);
             Job::new_async("30 * * * * *", move |_id, _lock| {
                 let scheduler = scheduler.clone();
                 let known = Arc::clone(&known);
                 let store = store.clone();
-                let schedules = Arc::clone(&schedules);
                 Box::pin(async move {
                     if let Ok(list) = store.distinct_schedules().await {
                         for cron in list {
-                            add_schedule(&scheduler, &known, &cron, &store, &schedules).await;
+                            add_schedule(&scheduler, &known, &cron, &store).await;
                         }
                     }
-                    apply(&store, &schedules, "sync").await;
+                    apply(&store, "sync").await;
                 })
             })?
         };

@@ -1,39 +1,28 @@
-//! Build and run the application: store, first key, scheduler, HTTP server.
+//! Build and run the application: store, first key, reset scheduler, HTTP server(s).
+//!
+//! [`Application::build`] binds its listener before it returns, so a caller (a test, or `serve`
+//! with `--port-file`) learns the real address from [`Application::local_addr`] even with port 0.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::from_fn;
+use actix_web::http::header::{CACHE_CONTROL, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, from_fn};
 use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 
-use crate::auth::AuthThrottle;
-use crate::config::ServeConfig;
 use crate::cpu_pool::CpuPool;
-use crate::keys;
-use crate::quota::{ScheduleError, Schedules};
+use crate::domain::keys::{self, RngError};
+use crate::domain::schedule::{ScheduleError, Schedules};
+use crate::http::auth::AuthThrottle;
+use crate::http::{AppState, middleware, routes};
+use crate::metrics::Metrics;
 use crate::scheduler::ResetScheduler;
-use crate::store::{NewKey, Store, StoreError};
-
-/// Shared, read-only state of every worker.
-#[derive(Debug)]
-pub struct AppState {
-    /// The key store.
-    pub store: Store,
-    /// Reset schedules.
-    pub schedules: Arc<Schedules>,
-    /// Bounded pool for large primality checks.
-    pub cpu: CpuPool,
-    /// Failed-authentication throttle.
-    pub throttle: AuthThrottle,
-    /// Largest accepted number, in bits.
-    pub max_bits: u64,
-    /// Largest accepted body, in bytes.
-    pub max_body_bytes: usize,
-}
+use crate::settings::ServeSettings;
+use crate::store::{DatabaseUrl, NewKey, Store, StoreError, StoreOptions};
+use crate::tls::TlsError;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -52,13 +41,18 @@ pub enum StartupError {
     Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
     /// Cannot generate the first key.
     #[error(transparent)]
-    Rng(#[from] keys::RngError),
-    /// Invalid option value.
-    #[error("{0}")]
-    Config(String),
+    Rng(#[from] RngError),
     /// Bad `--tls-cert`/`--tls-key`.
     #[error(transparent)]
-    Tls(#[from] crate::tls::TlsError),
+    Tls(#[from] TlsError),
+    /// Cannot write `--port-file`.
+    #[error("cannot write --port-file {path}: {reason}")]
+    PortFile {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 /// A built, bound, not yet awaited server.
@@ -79,30 +73,24 @@ impl std::fmt::Debug for Application {
     }
 }
 
-fn cpus() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
-}
-
 /// On a store without any key, create `default` and print it once on stdout.
-pub async fn ensure_initial_key(store: &Store, limit: i64) -> Result<Option<String>, StartupError> {
+pub async fn ensure_initial_key(store: &Store, limit: u64) -> Result<Option<String>, StartupError> {
     if store.count_keys().await? > 0 {
         return Ok(None);
     }
     let key = keys::generate()?;
     // Atomic "insert if the store is still empty": instances starting at the same moment on an
     // empty shared database create one key between them, not one each.
-    let Some(id) = store
-        .create_first_key(&NewKey {
-            name: "default".to_owned(),
-            prefix: key.display_prefix.clone(),
-            hash: key.hash,
-            limit,
-            reset_schedule: None,
-            expires_at: None,
-            now: Utc::now().timestamp(),
-        })
-        .await?
-    else {
+    let new = NewKey {
+        name: "default".to_owned(),
+        prefix: key.display_prefix.clone(),
+        hash: key.hash,
+        limit,
+        reset_schedule: None,
+        expires_at: None,
+        now: Utc::now().timestamp(),
+    };
+    let Some(id) = store.create_first_key(&new).await? else {
         return Ok(None);
     };
     tracing::info!(id, prefix = %key.display_prefix, limit, "store had no keys: created key 'default'");
@@ -116,73 +104,161 @@ pub async fn ensure_initial_key(store: &Store, limit: i64) -> Result<Option<Stri
     Ok(Some(key.display_prefix))
 }
 
+/// The shared state of the handlers, with its values exported as metrics.
+fn app_state(settings: &ServeSettings, store: Store) -> web::Data<AppState> {
+    let cpu = CpuPool::new(
+        settings.cpu.threads,
+        settings.cpu.queue,
+        settings.cpu.queue_timeout,
+    );
+    let throttle = Arc::new(AuthThrottle::new(
+        settings.auth_failures.burst,
+        settings.auth_failures.period,
+        settings.trusted_proxies.clone(),
+    ));
+    let mut metrics = Metrics::new();
+    let (c1, c2, c3, c4, t) = (
+        cpu.clone(),
+        cpu.clone(),
+        cpu.clone(),
+        cpu.clone(),
+        Arc::clone(&throttle),
+    );
+    metrics.gauge_fn(
+        "prime_cpu_pool_queue_depth",
+        "Primality checks waiting for a CPU-pool thread",
+        move || gauge(c1.queue_depth()),
+    );
+    metrics.gauge_fn(
+        "prime_cpu_pool_busy_threads",
+        "CPU-pool threads running a primality check",
+        move || gauge(c2.busy_threads()),
+    );
+    metrics.gauge_fn(
+        "prime_cpu_pool_threads",
+        "Size of the CPU pool",
+        move || gauge(c3.threads()),
+    );
+    metrics.counter_fn(
+        "prime_cpu_pool_rejections",
+        "Primality checks refused with 503 because the CPU pool stayed saturated",
+        move || c4.rejected(),
+    );
+    metrics.gauge_fn(
+        "prime_auth_throttle_tracked_addresses",
+        "Client addresses with recent failed authentications held by the throttle",
+        move || gauge(t.tracked_addresses()),
+    );
+    metrics.counter_fn(
+        "prime_log_lines_dropped",
+        "Log lines dropped because the log writer's buffer was full",
+        crate::telemetry::dropped_lines,
+    );
+    web::Data::new(AppState {
+        store,
+        cpu,
+        throttle,
+        limits: settings.limits,
+        metrics: Arc::new(metrics),
+    })
+}
+
+fn gauge(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Serve `/metrics` alone on its own address (`--metrics-bind`): one worker, plain HTTP.
+fn metrics_server(
+    addr: SocketAddr,
+    state: web::Data<AppState>,
+) -> std::io::Result<(Server, SocketAddr)> {
+    let listener = TcpListener::bind(addr)?;
+    let local = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(DefaultHeaders::new().add((CACHE_CONTROL, HeaderValue::from_static("no-store"))))
+            .wrap(from_fn(middleware::observe))
+            .configure(routes::configure_metrics_only)
+    })
+    .workers(1)
+    .shutdown_timeout(5)
+    .listen(listener)?
+    .run();
+    Ok((server, local))
+}
+
+fn write_port_file(settings: &ServeSettings, addr: SocketAddr) -> Result<(), StartupError> {
+    let Some(path) = &settings.port_file else {
+        return Ok(());
+    };
+    // Written whole under another name, then renamed: a reader never sees half an address.
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, format!("{addr}\n"))
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|e| StartupError::PortFile {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })
+}
+
 impl Application {
     /// Connect the store, create the first key if needed, apply missed resets, start the
     /// scheduler and bind the listener (port 0 picks a free port).
-    pub async fn build(config: &ServeConfig, database: &str) -> Result<Self, StartupError> {
-        if config.default_limit < 0 {
-            return Err(StartupError::Config("--default-limit must be >= 0".into()));
-        }
-        let schedules = Arc::new(Schedules::new(&config.reset_schedule)?);
+    pub async fn build(
+        settings: &ServeSettings,
+        database: &DatabaseUrl,
+    ) -> Result<Self, StartupError> {
+        let schedules = Arc::new(Schedules::new(&settings.reset_schedule)?);
         // Certificate problems stop the start before the store is touched.
-        let tls = match (&config.tls_cert, &config.tls_key) {
-            (Some(cert), Some(key)) => Some(crate::tls::server_config(cert, key)?),
-            _ => None,
+        let tls = match &settings.tls {
+            Some(files) => Some(crate::tls::server_config(&files.cert, &files.key)?),
+            None => None,
         };
-        crate::metrics::init();
-        let store = Store::connect_with(database, &config.pool_config()).await?;
-        ensure_initial_key(&store, config.default_limit).await?;
-        let scheduler = ResetScheduler::start(store.clone(), Arc::clone(&schedules)).await?;
-
-        let state = web::Data::new(AppState {
-            store,
+        let options = StoreOptions {
+            pool: settings.pool.clone(),
             schedules,
-            cpu: CpuPool::new(
-                config.cpu_threads.unwrap_or_else(cpus),
-                config.cpu_queue,
-                Duration::from_millis(config.cpu_queue_timeout_ms),
-            ),
-            throttle: AuthThrottle::new(
-                config.auth_failure_burst,
-                Duration::from_millis(config.auth_failure_period_ms),
-                config.trusted_proxies.clone(),
-            ),
-            max_bits: config.max_bits,
-            max_body_bytes: config.max_body_bytes,
-        });
+        };
+        let store = Store::connect(database, &options).await?;
+        ensure_initial_key(&store, settings.default_limit).await?;
+        let scheduler = ResetScheduler::start(store.clone()).await?;
+        let state = app_state(settings, store);
 
-        let listener = TcpListener::bind(config.bind)?;
+        let listener = TcpListener::bind(settings.bind)?;
         let addr = listener.local_addr()?;
         let data = state.clone();
-        let metrics_on_main = config.metrics_bind.is_none();
+        let metrics_on_main = settings.metrics_bind.is_none();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .wrap(from_fn(crate::telemetry::log_request))
-                .configure(crate::routes::configure)
-                .configure(|cfg| crate::routes::configure_operations(cfg, metrics_on_main))
-                .default_service(web::to(crate::routes::not_found))
+                .wrap(
+                    DefaultHeaders::new()
+                        .add((CACHE_CONTROL, HeaderValue::from_static("no-store"))),
+                )
+                .wrap(from_fn(middleware::observe))
+                .configure(|cfg| routes::configure(cfg, metrics_on_main))
         })
-        .workers(config.workers.unwrap_or_else(cpus).max(1))
-        .keep_alive(Duration::from_secs(config.keep_alive_secs))
-        .client_request_timeout(Duration::from_millis(config.request_timeout_ms))
-        .client_disconnect_timeout(Duration::from_secs(1))
-        .shutdown_timeout(config.shutdown_timeout_secs);
+        .workers(settings.workers.max(1))
+        .keep_alive(settings.keep_alive)
+        .client_request_timeout(settings.request_timeout)
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .shutdown_timeout(settings.shutdown_timeout.as_secs());
         let scheme = if tls.is_some() { "https" } else { "http" };
         let server = match tls {
             Some(tls) => server.listen_rustls_0_23(listener, tls)?,
             None => server.listen(listener)?,
         }
         .run();
-        let metrics = match config.metrics_bind {
+        let metrics = match settings.metrics_bind {
             Some(metrics_addr) => {
-                let (server, bound) = crate::metrics::serve(metrics_addr, state.clone())?;
+                let (server, bound) = metrics_server(metrics_addr, state.clone())?;
                 tracing::info!("serving metrics at http://{bound}/metrics only");
                 Some((server, bound))
             }
             None => None,
         };
-        tracing::info!("prime-server listening on {scheme}://{addr}");
+        write_port_file(settings, addr)?;
+        tracing::info!(database = %database, "prime-server listening on {scheme}://{addr}");
         Ok(Application {
             server,
             addr,
@@ -207,15 +283,20 @@ impl Application {
         self.server.handle()
     }
 
+    /// The store this application serves from.
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
     /// Serve until SIGTERM/SIGINT (or [`ServerHandle::stop`]): in-flight requests finish, then
     /// the scheduler stops and the store closes.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
-        let throttle_state = self.state.clone();
+        let throttle = Arc::clone(&self.state.throttle);
         let pruner = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 tick.tick().await;
-                throttle_state.throttle.prune();
+                throttle.prune();
             }
         });
         let metrics = self.metrics.map(|(server, _)| {

@@ -1,116 +1,25 @@
 //! Logging: tracing to stderr (`RUST_LOG` honoured, default `info`; `--log-format pretty|json`)
-//! and one line per request with a request id (also sent as `X-Request-Id`), method, route,
-//! path, status, latency and the key's display prefix — never the key or its hash.
+//! through `tracing-appender`'s non-blocking writer, and the per-request line.
+//!
+//! The writer is lossy: when its buffer of 128 Ki lines is full (stderr is a pipe nobody reads,
+//! a paused terminal, a stuck log driver), lines are dropped and counted
+//! ([`dropped_lines`], exported as `prime_log_lines_dropped_total`) instead of making requests
+//! wait. The per-request line is formatted without the `tracing` formatter (the same bytes, a
+//! fraction of the cost) and handed to the same writer.
 
 use std::io::Write;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
-use std::time::{Duration, Instant};
-
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage, HttpRequest};
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
-use crate::metrics::Route;
+/// Lines the writer holds before it drops new ones.
+const BUFFERED_LINES: usize = 128 * 1024;
 
-enum LogMsg {
-    Line(Vec<u8>),
-    Flush(SyncSender<()>),
-}
-
-/// Log lines are formatted on the calling thread and written by one background thread, in
-/// batches, so request handlers never wait for a `write` to stderr.
-#[derive(Clone)]
-struct ChannelMakeWriter {
-    tx: SyncSender<LogMsg>,
-}
-
-/// One event's bytes; sent to the writer thread when dropped.
-struct LineWriter {
-    tx: SyncSender<LogMsg>,
-    buf: Vec<u8>,
-}
-
-impl Write for LineWriter {
-    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for LineWriter {
-    fn drop(&mut self) {
-        if !self.buf.is_empty() {
-            let _ = self.tx.send(LogMsg::Line(std::mem::take(&mut self.buf)));
-        }
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for ChannelMakeWriter {
-    type Writer = LineWriter;
-    fn make_writer(&'a self) -> LineWriter {
-        LineWriter {
-            tx: self.tx.clone(),
-            buf: Vec::with_capacity(256),
-        }
-    }
-}
-
-fn writer_thread(rx: Receiver<LogMsg>) {
-    // Not `stderr().lock()`: holding the lock would block every `eprintln!` in the process.
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr());
-    // Poll instead of blocking in `recv`: producers then never pay for waking this thread,
-    // and lines are written in batches. A line waits at most POLL before it is written.
-    const POLL: Duration = Duration::from_millis(5);
-    loop {
-        match rx.try_recv() {
-            Ok(LogMsg::Line(line)) => {
-                let _ = out.write_all(&line);
-            }
-            Ok(LogMsg::Flush(ack)) => {
-                let _ = out.flush();
-                let _ = ack.send(());
-            }
-            Err(TryRecvError::Empty) => {
-                let _ = out.flush();
-                std::thread::sleep(POLL);
-            }
-            Err(TryRecvError::Disconnected) => {
-                let _ = out.flush();
-                return;
-            }
-        }
-    }
-}
-
-/// Flushes pending log lines when dropped (keep it alive for the life of the program).
+/// Keeps the log writer running; dropping it flushes what is buffered (for at most about a
+/// second).
 #[derive(Debug)]
-pub struct LogGuard {
-    tx: Option<SyncSender<LogMsg>>,
-}
-
-impl std::fmt::Debug for LogMsg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LogMsg")
-    }
-}
-
-impl Drop for LogGuard {
-    fn drop(&mut self) {
-        if let Some(tx) = self.tx.take() {
-            let (ack, done) = sync_channel(1);
-            if tx.send(LogMsg::Flush(ack)).is_ok() {
-                let _ = done.recv_timeout(Duration::from_secs(5));
-            }
-        }
-    }
+pub struct Logs {
+    _guard: Option<WorkerGuard>,
 }
 
 /// How log lines are written (`--log-format`).
@@ -148,51 +57,66 @@ where
     }
 }
 
-/// Install the global subscriber (once; later calls do nothing but return a guard).
-/// `RUST_LOG` chooses what is logged (default `info`).
-pub fn init(format: LogFormat) -> LogGuard {
-    let (tx, rx) = sync_channel(64 * 1024);
-    let spawned = std::thread::Builder::new()
-        .name("log-writer".into())
-        .spawn(move || writer_thread(rx));
-    if spawned.is_err() {
-        // No thread: log straight to stderr.
-        install(format, std::io::stderr, false);
-        return LogGuard { tx: None };
-    }
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let installed = install(format, ChannelMakeWriter { tx: tx.clone() }, ansi);
-    if installed && !ansi {
-        // Request lines bypass the formatter (same bytes, a fraction of the cost); coloured
-        // terminal output keeps going through `tracing`.
-        let _ = REQUEST_LOG.set(RequestLog {
-            tx: tx.clone(),
-            json: format == LogFormat::Json,
-        });
-    }
-    LogGuard {
-        tx: installed.then_some(tx),
-    }
-}
-
-/// The per-request line's fast path: written straight to the log-writer thread, byte for byte
-/// what the installed `tracing` formatter (pretty without colours, or JSON) would write.
-struct RequestLog {
-    tx: SyncSender<LogMsg>,
+/// The installed writer, for the per-request line and the dropped-line count.
+struct Installed {
+    writer: NonBlocking,
+    dropped: ErrorCounter,
+    /// Request lines bypass the `tracing` formatter unless the output is a colour terminal.
+    fast_request_lines: bool,
     json: bool,
 }
 
-static REQUEST_LOG: OnceLock<RequestLog> = OnceLock::new();
+static INSTALLED: OnceLock<Installed> = OnceLock::new();
+
+/// Install the global subscriber (once; later calls change nothing).
+pub fn init(format: LogFormat) -> Logs {
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(BUFFERED_LINES)
+        .thread_name("log-writer")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    if !install(format, writer.clone(), ansi) {
+        return Logs { _guard: None };
+    }
+    let _ = INSTALLED.set(Installed {
+        dropped: writer.error_counter(),
+        writer,
+        fast_request_lines: !ansi,
+        json: format == LogFormat::Json,
+    });
+    Logs {
+        _guard: Some(guard),
+    }
+}
+
+/// Log lines dropped because the writer's buffer was full.
+pub fn dropped_lines() -> u64 {
+    INSTALLED.get().map_or(0, |i| {
+        u64::try_from(i.dropped.dropped_lines()).unwrap_or(u64::MAX)
+    })
+}
 
 /// The fields of one request line.
-struct RequestLine<'a> {
-    request_id: &'a str,
-    method: &'a str,
-    route: &'static str,
-    path: &'a str,
-    status: u16,
-    latency_us: u64,
-    key: &'a str,
+#[derive(Debug)]
+pub struct RequestLine<'a> {
+    /// The request's id (also its `X-Request-Id`).
+    pub request_id: &'a str,
+    /// HTTP method.
+    pub method: &'a str,
+    /// The route's label (`other` for unknown paths).
+    pub route: &'static str,
+    /// The path, redacted when it could carry a secret.
+    pub path: &'a str,
+    /// Response status.
+    pub status: u16,
+    /// Time from request head to response head.
+    pub latency_us: u64,
+    /// The key's display prefix, or `-`.
+    pub key: &'a str,
 }
 
 thread_local! {
@@ -239,137 +163,61 @@ fn json_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-impl RequestLog {
-    fn write(&self, l: &RequestLine<'_>) {
-        let mut out = Vec::with_capacity(256);
-        if self.json {
+impl RequestLine<'_> {
+    /// The bytes the installed `tracing` formatter (pretty without colours, or JSON) would
+    /// write for this event.
+    fn format(&self, out: &mut Vec<u8>, json: bool) {
+        let l = self;
+        if json {
             out.extend_from_slice(b"{\"timestamp\":\"");
-            write_timestamp(&mut out);
+            write_timestamp(out);
             out.extend_from_slice(b"\",\"level\":\"INFO\",\"message\":\"request\",\"request_id\":");
-            json_str(&mut out, l.request_id);
+            json_str(out, l.request_id);
             out.extend_from_slice(b",\"method\":");
-            json_str(&mut out, l.method);
+            json_str(out, l.method);
             out.extend_from_slice(b",\"route\":");
-            json_str(&mut out, l.route);
+            json_str(out, l.route);
             out.extend_from_slice(b",\"path\":");
-            json_str(&mut out, l.path);
+            json_str(out, l.path);
             let _ = write!(
                 out,
                 ",\"status\":{},\"latency_us\":{},\"key\":",
                 l.status, l.latency_us
             );
-            json_str(&mut out, l.key);
+            json_str(out, l.key);
             out.extend_from_slice(b"}\n");
         } else {
-            write_timestamp(&mut out);
+            write_timestamp(out);
             let _ = writeln!(
                 out,
                 "  INFO request request_id={} method={} route={} path={} status={} latency_us={} key={}",
                 l.request_id, l.method, l.route, l.path, l.status, l.latency_us, l.key
             );
         }
-        let _ = self.tx.send(LogMsg::Line(out));
     }
 }
 
-/// The authenticated key's display prefix, stored in the request's extensions for the log line.
-#[derive(Debug, Clone)]
-pub struct KeyPrefix(pub String);
-
-/// Record the key's display prefix for this request's log line.
-pub fn set_key_prefix(req: &HttpRequest, prefix: String) {
-    req.extensions_mut().insert(KeyPrefix(prefix));
-}
-
-/// A path as it may be logged: anything that looks like it carries a key is redacted.
-fn loggable_path(path: &str) -> &str {
-    if path.contains(crate::keys::KEY_PREFIX) || path.len() > 200 {
-        "(redacted)"
-    } else {
-        path
-    }
-}
-
-/// The request id of the current request (`X-Request-Id`), in the request's extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub HeaderValue);
-
-/// Response header carrying the request id.
-pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
-
-/// A new request id: 8 hex digits drawn at start-up (so ids from different runs and instances
-/// differ) and a 12-hex-digit sequence number, e.g. `3f9a1c2e-00000000002a`. Incoming
-/// `X-Request-Id` headers are ignored: a client cannot choose what is written into the logs.
-fn next_request_id() -> HeaderValue {
-    static BOOT: OnceLock<u32> = OnceLock::new();
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let boot = *BOOT.get_or_init(rand::random::<u32>);
-    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let mut buf = [0u8; 21];
-    hex_into(&mut buf[..8], u64::from(boot));
-    buf[8] = b'-';
-    hex_into(&mut buf[9..], seq);
-    HeaderValue::from_bytes(&buf).unwrap_or_else(|_| HeaderValue::from_static("-"))
-}
-
-/// Write `value`'s low `out.len() * 4` bits as lower-case hex, zero-padded.
-fn hex_into(out: &mut [u8], mut value: u64) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for b in out.iter_mut().rev() {
-        *b = DIGITS[(value & 0xf) as usize];
-        value >>= 4;
-    }
-}
-
-/// Middleware: a request id (returned as `X-Request-Id`), the request's metrics, and one log
-/// line per request with id, method, route, path, status, latency and the key's display prefix.
-pub async fn log_request(
-    req: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let start = Instant::now();
-    let route = Route::of(req.path());
-    let request_id = next_request_id();
-    req.extensions_mut().insert(RequestId(request_id.clone()));
-    // No tracing span per request: it measurably cost throughput on the hot path. Events logged
-    // while a request is handled are correlated by time, or carry the id themselves.
-    let mut res = next.call(req).await?;
-    let elapsed = start.elapsed();
-    let status = res.status().as_u16();
-    crate::metrics::record_request(route, status, elapsed);
-    {
-        let req = res.request();
-        let ext = req.extensions();
-        let key = ext.get::<KeyPrefix>().map_or("-", |k| k.0.as_str());
-        let line = RequestLine {
-            request_id: request_id.to_str().unwrap_or("-"),
-            method: req.method().as_str(),
-            route: route.label(),
-            path: loggable_path(req.path()),
-            status,
-            latency_us: elapsed.as_micros() as u64,
-            key,
-        };
-        match REQUEST_LOG.get() {
-            Some(log) => {
-                if tracing::enabled!(tracing::Level::INFO) {
-                    log.write(&line);
-                }
+/// Write one request line (at `info`).
+pub fn log_request(line: &RequestLine<'_>) {
+    match INSTALLED.get() {
+        Some(installed) if installed.fast_request_lines => {
+            if tracing::enabled!(tracing::Level::INFO) {
+                let mut out = Vec::with_capacity(256);
+                line.format(&mut out, installed.json);
+                let _ = installed.writer.clone().write_all(&out);
             }
-            None => tracing::info!(
-                request_id = %line.request_id,
-                method = %line.method,
-                route = %line.route,
-                path = %line.path,
-                status,
-                latency_us = line.latency_us,
-                key = %line.key,
-                "request"
-            ),
         }
+        _ => tracing::info!(
+            request_id = %line.request_id,
+            method = %line.method,
+            route = %line.route,
+            path = %line.path,
+            status = line.status,
+            latency_us = line.latency_us,
+            key = %line.key,
+            "request"
+        ),
     }
-    res.headers_mut().insert(REQUEST_ID_HEADER, request_id);
-    Ok(res)
 }
 
 #[cfg(test)]
@@ -377,31 +225,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn request_ids_are_distinct_and_well_formed() {
-        let a = next_request_id();
-        let b = next_request_id();
-        assert_ne!(a, b);
-        let a = a.to_str().unwrap_or_default().to_owned();
-        assert_eq!(a.len(), 21);
-        assert_eq!(a.as_bytes()[8], b'-');
-        assert!(
-            a.bytes()
-                .enumerate()
-                .all(|(i, c)| i == 8 || c.is_ascii_hexdigit())
-        );
-    }
-
-    #[test]
-    fn hex() {
-        let mut buf = [0u8; 4];
-        hex_into(&mut buf, 0x2a);
-        assert_eq!(&buf, b"002a");
-    }
-
-    #[test]
-    fn paths_carrying_keys_are_redacted() {
-        assert_eq!(loggable_path("/check-prime"), "/check-prime");
-        assert_eq!(loggable_path("/x/pk_abc"), "(redacted)");
-        assert_eq!(loggable_path(&"/a".repeat(200)), "(redacted)");
+    fn request_lines_match_the_formatter() {
+        let line = RequestLine {
+            request_id: "3f9a1c2e-00000000002a",
+            method: "POST",
+            route: "/check-prime",
+            path: "/check-prime",
+            status: 200,
+            latency_us: 87,
+            key: "pk_AbCdE",
+        };
+        let mut pretty = Vec::new();
+        line.format(&mut pretty, false);
+        let pretty = String::from_utf8(pretty).unwrap_or_default();
+        assert!(pretty.ends_with(
+            "Z  INFO request request_id=3f9a1c2e-00000000002a method=POST route=/check-prime \
+             path=/check-prime status=200 latency_us=87 key=pk_AbCdE\n"
+        ));
+        let mut json = Vec::new();
+        line.format(&mut json, true);
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap_or_default();
+        assert_eq!(value["status"], 200);
+        assert_eq!(value["key"], "pk_AbCdE");
+        assert_eq!(value["message"], "request");
     }
 }

@@ -1,35 +1,46 @@
-//! The key store: one interface ([`Store`]) over the backends.
+//! The key store: one interface ([`Store`]) over two backends that only run statements.
 //!
-//! Every quota change is a single conditional statement, so counting is exact under any
-//! concurrency (one server or several sharing a database), and the lazy period check lives in
-//! the same statement as the consume: a late or missed scheduler run can neither grant nor
-//! withhold quota wrongly.
+//! - The quota rule is not here: every consume reads the key's row under the backend's write
+//!   lock, asks [`crate::domain::quota::decide`], writes back what it granted and commits
+//!   before anyone is answered ([`batch`] holds that one shared step).
+//! - Key administration is written once, against the [`sql::Tx`] transaction interface
+//!   ([`admin`]); each backend only says how to run a statement.
+//! - SQLite (the embedded default) is driven synchronously on the calling thread (no thread
+//!   hop per request); PostgreSQL (several instances) through sqlx.
 
-#[macro_use]
-mod shared;
+mod admin;
+mod batch;
 pub mod postgres;
+mod sql;
 pub mod sqlite;
-mod sqlite_batch;
+mod url;
 
-use crate::keys::KeyHash;
-use crate::quota::{Period, QuotaState, Schedules};
-pub use postgres::PoolConfig;
+use std::sync::Arc;
+
+use crate::domain::keys::KeyHash;
+use crate::domain::quota::{Decision, Demand, KeyState, QuotaState, Refusal};
+use crate::domain::schedule::Schedules;
+pub use postgres::PoolOptions;
+pub use url::{DatabaseUrl, redact};
 
 /// Store failures. Every one of them makes the API fail closed (`503`).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
-    /// The database URL names no supported backend.
+    /// The database URL names no supported backend (shown without its password).
     #[error("unsupported database URL '{0}' (expected sqlite://PATH or postgres://...)")]
     UnsupportedUrl(String),
-    /// The database could not be reached or refused a statement.
+    /// The database could not be reached, or refused a statement.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    /// The batched hot path failed.
-    #[error("database error: {0}")]
-    Hot(String),
-    /// The schema could not be migrated.
+    Database(String),
+    /// A row holds something the schema does not allow.
+    #[error("unexpected data in the database: {0}")]
+    Corrupt(String),
+    /// The schema could not be created or migrated.
     #[error("database migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(String),
+    /// The store has been closed.
+    #[error("the store is closed")]
+    Closed,
 }
 
 /// A key as stored (never the secret; the hash is not exposed either).
@@ -41,57 +52,16 @@ pub struct KeyRecord {
     pub name: String,
     /// Non-secret display prefix.
     pub prefix: String,
-    /// Requests per period.
-    pub limit: i64,
-    /// Units used in the stored period (see [`KeyRecord::effective_used`]).
-    pub used: i64,
-    /// The key's own reset schedule; `None` means the server default.
-    pub reset_schedule: Option<String>,
-    /// Start of the stored period (Unix seconds).
-    pub period_start: i64,
-    /// End of the stored period (Unix seconds); 0 when no period has been opened yet.
-    pub next_reset_at: i64,
-    /// Expiry (Unix seconds), if any.
-    pub expires_at: Option<i64>,
-    /// Revoked keys are refused.
-    pub revoked: bool,
+    /// What the quota rule needs: limit, usage, period, schedule, expiry, revocation.
+    pub state: KeyState,
     /// Creation time (Unix seconds).
     pub created_at: i64,
 }
 
 impl KeyRecord {
-    /// Units used as of `now`: 0 when the stored period has already ended.
-    pub fn effective_used(&self, now: i64) -> i64 {
-        if self.next_reset_at <= now {
-            0
-        } else {
-            self.used
-        }
-    }
-
-    /// Whether the key may be used at `now` (not revoked, not expired).
-    pub fn is_active(&self, now: i64) -> bool {
-        !self.revoked && self.expires_at.is_none_or(|e| e > now)
-    }
-
-    /// The quota state as of `now` (period recomputed from the schedule if it has ended).
-    pub fn quota_state(&self, schedules: &Schedules, now: i64) -> QuotaState {
-        if self.next_reset_at <= now {
-            let p = schedules.period_for(self.reset_schedule.as_deref(), now);
-            QuotaState {
-                limit: self.limit,
-                used: 0,
-                period_start: p.start,
-                next_reset_at: p.end,
-            }
-        } else {
-            QuotaState {
-                limit: self.limit,
-                used: self.used,
-                period_start: self.period_start,
-                next_reset_at: self.next_reset_at,
-            }
-        }
+    /// The quota as of `now` (a period that has ended counts as reset).
+    pub fn quota_at(&self, now: i64, schedules: &Schedules) -> QuotaState {
+        self.state.quota_at(now, schedules)
     }
 }
 
@@ -104,8 +74,8 @@ pub struct NewKey {
     pub prefix: String,
     /// SHA-256 of the secret.
     pub hash: KeyHash,
-    /// Requests per period.
-    pub limit: i64,
+    /// Units per period.
+    pub limit: u64,
     /// Own schedule, `None` for the server default.
     pub reset_schedule: Option<String>,
     /// Expiry (Unix seconds).
@@ -120,7 +90,7 @@ pub struct KeyUpdate {
     /// New name.
     pub name: Option<String>,
     /// New limit.
-    pub limit: Option<i64>,
+    pub limit: Option<u64>,
     /// `Some(Some(cron))` sets an own schedule (and opens a period on it from now),
     /// `Some(None)` returns to the server default (the current period runs to its end).
     pub reset_schedule: Option<Option<String>>,
@@ -128,25 +98,23 @@ pub struct KeyUpdate {
     pub expires_at: Option<Option<i64>>,
 }
 
-/// The outcome of an attempt to consume one unit.
+/// The outcome of a consume: the rule's decision, and the key's display prefix for the log
+/// line when the key exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Consume {
-    /// One unit was consumed; the state after it.
-    Granted {
-        /// The key's display prefix (for logs).
-        prefix: String,
-        /// Quota state after the consume.
-        state: QuotaState,
-    },
-    /// The quota is used up; nothing was consumed.
-    Exhausted {
-        /// The key's display prefix (for logs).
-        prefix: String,
-        /// Current quota state.
-        state: QuotaState,
-    },
-    /// Unknown, revoked or expired key.
-    Unauthorized,
+pub struct Consumed {
+    /// The key's display prefix (`None` for an unknown key).
+    pub prefix: Option<String>,
+    /// Granted, exhausted or refused.
+    pub decision: Decision,
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// PostgreSQL pool settings (SQLite opens its connections as it needs them).
+    pub pool: PoolOptions,
+    /// The reset schedules: the server default and the cache of keys' own.
+    pub schedules: Arc<Schedules>,
 }
 
 /// The store: one interface, one variant per backend.
@@ -158,230 +126,150 @@ pub enum Store {
     Postgres(postgres::PostgresStore),
 }
 
+/// Run `$body` (an admin function taking the transaction by value) in a transaction of
+/// whichever backend `$store` is.
+macro_rules! in_tx {
+    ($store:expr, $access:expr, |$tx:ident| $body:expr) => {
+        match $store {
+            Store::Sqlite(s) => {
+                let $tx = s.begin($access).await?;
+                $body.await
+            }
+            Store::Postgres(s) => {
+                let $tx = s.begin($access).await?;
+                $body.await
+            }
+        }
+    };
+}
+
+use sql::Access::{Read, Write};
+
 impl Store {
-    /// Connect to the database named by `url` (`sqlite://PATH`, a bare path, or
-    /// `postgres://…`), creating an SQLite file if missing, and migrate its schema.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(url, &PoolConfig::default()).await
-    }
-
-    /// [`Store::connect`] with explicit PostgreSQL pool settings (ignored for SQLite, whose
-    /// single writer and small reader pool are fixed).
-    pub async fn connect_with(url: &str, pool: &PoolConfig) -> Result<Self, StoreError> {
-        if let Some(rest) = url.strip_prefix("sqlite:") {
-            Ok(Store::Sqlite(sqlite::SqliteStore::connect(rest).await?))
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Store::Postgres(
-                postgres::PostgresStore::connect_with(url, pool).await?,
-            ))
-        } else if url.contains("://") {
-            Err(StoreError::UnsupportedUrl(url.to_owned()))
-        } else {
-            // A bare path is an SQLite file.
-            Ok(Store::Sqlite(sqlite::SqliteStore::connect(url).await?))
+    /// Open the database named by `url`, creating an SQLite file (mode 0600) if missing, and
+    /// bring its schema up to date.
+    pub async fn connect(url: &DatabaseUrl, options: &StoreOptions) -> Result<Self, StoreError> {
+        let schedules = Arc::clone(&options.schedules);
+        match url {
+            DatabaseUrl::Sqlite(path) => {
+                Ok(Store::Sqlite(sqlite::SqliteStore::open(path, schedules)?))
+            }
+            DatabaseUrl::Postgres(url) => Ok(Store::Postgres(
+                postgres::PostgresStore::connect(url, &options.pool, schedules).await?,
+            )),
         }
     }
 
-    /// Insert a key; returns its id.
-    pub async fn create_key(&self, key: &NewKey) -> Result<i64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.create_key(key).await,
-            Store::Postgres(s) => s.create_key(key).await,
-        }
-    }
-
-    /// Insert `key` only if the store holds no key at all (revoked ones included); its id, or
-    /// `None` when some key already exists. Atomic across processes sharing the database, so
-    /// instances starting at the same moment on an empty store create exactly one first key.
-    pub async fn create_first_key(&self, key: &NewKey) -> Result<Option<i64>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.create_first_key(key).await,
-            Store::Postgres(s) => s.create_first_key(key).await,
-        }
-    }
-
-    /// Number of keys (revoked ones included).
-    pub async fn count_keys(&self) -> Result<i64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.count_keys().await,
-            Store::Postgres(s) => s.count_keys().await,
-        }
-    }
-
-    /// Authenticate by hash and consume one unit atomically.
-    ///
-    /// The backend's one-statement hot path grants almost every request. When it does not, one
-    /// read of the key tells why (unknown, revoked or expired → 401; exhausted → 429), or finds
-    /// a key on its own schedule whose period has ended, which a compare-and-set statement
-    /// reopens; a row changed in between by another request is simply tried again.
+    /// The hot path: authenticate by hash and take `demand` units atomically, batched with the
+    /// other consumes in flight. Durable before it returns.
     pub async fn consume(
         &self,
         hash: &KeyHash,
-        schedules: &Schedules,
+        demand: Demand,
         now: i64,
-    ) -> Result<Consume, StoreError> {
-        let default = schedules.default_period(now);
-        // Bounded: each retry means another request changed the row in between.
-        for _ in 0..8 {
-            if let Some(granted) = self.try_consume(hash, now, &default).await? {
-                return Ok(granted);
-            }
-            // Not granted: find out why (this read never changes anything).
-            let Some(key) = self.by_hash(hash).await? else {
-                return Ok(Consume::Unauthorized);
-            };
-            if !key.is_active(now) {
-                return Ok(Consume::Unauthorized);
-            }
-            if key.next_reset_at <= now && key.limit > 0 {
-                let Some(own) = key.reset_schedule.as_deref() else {
-                    continue; // the default-schedule statement will handle it
-                };
-                let period = schedules.period_for(Some(own), now);
-                if let Some(granted) = self.consume_new_period(&key, &period, now).await? {
-                    return Ok(granted);
-                }
-                continue;
-            }
-            if key.used < key.limit && key.next_reset_at > now {
-                continue; // someone reset or raised the limit in between: try again
-            }
-            return Ok(Consume::Exhausted {
-                state: key.quota_state(schedules, now),
-                prefix: key.prefix,
-            });
-        }
-        // Persistent contention: refuse rather than over-grant.
-        match self.by_hash(hash).await? {
-            Some(key) if key.is_active(now) => Ok(Consume::Exhausted {
-                state: key.quota_state(schedules, now),
-                prefix: key.prefix,
-            }),
-            _ => Ok(Consume::Unauthorized),
-        }
-    }
-
-    async fn try_consume(
-        &self,
-        hash: &KeyHash,
-        now: i64,
-        default: &Period,
-    ) -> Result<Option<Consume>, StoreError> {
+    ) -> Result<Consumed, StoreError> {
         match self {
-            Store::Sqlite(s) => s.try_consume(hash, now, default).await,
-            Store::Postgres(s) => s.try_consume(hash, now, default).await,
+            Store::Sqlite(s) => s.consume(hash, demand, now).await,
+            Store::Postgres(s) => s.consume(hash, demand, now).await,
         }
     }
 
-    async fn by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.by_hash(hash).await,
-            Store::Postgres(s) => s.by_hash(hash).await,
-        }
-    }
-
-    async fn consume_new_period(
-        &self,
-        key: &KeyRecord,
-        period: &Period,
-        now: i64,
-    ) -> Result<Option<Consume>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.consume_new_period(key, period, now).await,
-            Store::Postgres(s) => s.consume_new_period(key, period, now).await,
-        }
-    }
-
-    /// Authenticate by hash without consuming: the key if it is active at `now`.
+    /// Authenticate without consuming: the key, or why it may not be used at `now`.
     pub async fn authenticate(
         &self,
         hash: &KeyHash,
         now: i64,
-    ) -> Result<Option<KeyRecord>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.authenticate(hash, now).await,
-            Store::Postgres(s) => s.authenticate(hash, now).await,
-        }
+    ) -> Result<Result<KeyRecord, Refusal>, StoreError> {
+        let key = match self {
+            Store::Sqlite(s) => s.find_by_hash(hash)?,
+            Store::Postgres(s) => s.find_by_hash(hash).await?,
+        };
+        Ok(match key {
+            None => Err(Refusal::UnknownKey),
+            Some(k) => match k.state.refusal(now) {
+                Some(refusal) => Err(refusal),
+                None => Ok(k),
+            },
+        })
+    }
+
+    /// Insert a key; its id.
+    pub async fn create_key(&self, key: &NewKey) -> Result<i64, StoreError> {
+        in_tx!(self, Write, |tx| admin::create_key(tx, key))
+    }
+
+    /// Insert `key` only if the store holds no key at all (revoked ones included); its id, or
+    /// `None` when some key already exists. Atomic across processes sharing the database.
+    pub async fn create_first_key(&self, key: &NewKey) -> Result<Option<i64>, StoreError> {
+        in_tx!(self, Write, |tx| admin::create_first_key(tx, key))
+    }
+
+    /// Number of keys (revoked ones included).
+    pub async fn count_keys(&self) -> Result<u64, StoreError> {
+        in_tx!(self, Read, |tx| admin::count_keys(tx))
     }
 
     /// Every key, by id.
     pub async fn list_keys(&self) -> Result<Vec<KeyRecord>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.list_keys().await,
-            Store::Postgres(s) => s.list_keys().await,
-        }
+        in_tx!(self, Read, |tx| admin::list_keys(tx))
     }
 
     /// One key by id.
     pub async fn get_key(&self, id: i64) -> Result<Option<KeyRecord>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.get_key(id).await,
-            Store::Postgres(s) => s.get_key(id).await,
-        }
+        in_tx!(self, Read, |tx| admin::get_key(tx, id))
     }
 
     /// Revoke a key; `false` if there is no such id.
     pub async fn revoke(&self, id: i64) -> Result<bool, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.revoke(id).await,
-            Store::Postgres(s) => s.revoke(id).await,
-        }
+        in_tx!(self, Write, |tx| admin::revoke(tx, id))
     }
 
     /// Update a key; `false` if there is no such id.
-    pub async fn update(
-        &self,
-        id: i64,
-        update: &KeyUpdate,
-        schedules: &Schedules,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.update(id, update, schedules, now).await,
-            Store::Postgres(s) => s.update(id, update, schedules, now).await,
-        }
+    pub async fn update(&self, id: i64, update: &KeyUpdate, now: i64) -> Result<bool, StoreError> {
+        let schedules = self.schedules();
+        in_tx!(self, Write, |tx| admin::update(
+            tx, id, update, schedules, now
+        ))
     }
 
     /// Set a key's usage in the current period to 0; `false` if there is no such id.
     pub async fn reset_usage(&self, id: i64) -> Result<bool, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.reset_usage(id).await,
-            Store::Postgres(s) => s.reset_usage(id).await,
-        }
+        in_tx!(self, Write, |tx| admin::reset_usage(tx, id))
     }
 
-    /// Reset every key whose period has ended by `now`; returns how many were reset.
-    pub async fn apply_due_resets(
-        &self,
-        schedules: &Schedules,
-        now: i64,
-    ) -> Result<u64, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.apply_due_resets(schedules, now).await,
-            Store::Postgres(s) => s.apply_due_resets(schedules, now).await,
-        }
+    /// Reset every key whose period has ended by `now`; how many were reset.
+    pub async fn apply_due_resets(&self, now: i64) -> Result<u64, StoreError> {
+        let schedules = self.schedules();
+        in_tx!(self, Write, |tx| admin::apply_due_resets(
+            tx, schedules, now
+        ))
     }
 
-    /// The distinct own schedules of keys.
+    /// The distinct own schedules of active keys.
     pub async fn distinct_schedules(&self) -> Result<Vec<String>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.distinct_schedules().await,
-            Store::Postgres(s) => s.distinct_schedules().await,
-        }
+        in_tx!(self, Read, |tx| admin::distinct_schedules(tx))
     }
 
     /// Whether the store answers.
     pub async fn health(&self) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(s) => s.health().await,
+            Store::Sqlite(s) => s.health(),
             Store::Postgres(s) => s.health().await,
         }
     }
 
-    /// Close all connections cleanly.
+    /// The reset schedules the store applies.
+    pub fn schedules(&self) -> &Schedules {
+        match self {
+            Store::Sqlite(s) => s.schedules(),
+            Store::Postgres(s) => s.schedules(),
+        }
+    }
+
+    /// Close all connections cleanly (pending consumes are finished first).
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(s) => s.close().await,
+            Store::Sqlite(s) => s.close(),
             Store::Postgres(s) => s.close().await,
         }
     }

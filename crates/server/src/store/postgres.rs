@@ -1,281 +1,37 @@
-//! PostgreSQL backend: the same schema, statements and semantics as the SQLite backend, for
-//! several server instances sharing one database. Row locks make the conditional updates exact
-//! across instances (READ COMMITTED re-evaluates the WHERE clause on the locked row).
+//! PostgreSQL backend, for several server instances sharing one database: the same schema and
+//! the same rule as SQLite, through sqlx.
+//!
+//! Consumes are batched by one task ([`Batcher`]): one transaction per batch locks the batch's
+//! key rows (`SELECT … FOR UPDATE`, in hash order so that instances cannot deadlock), applies
+//! the rule ([`settle`]), writes the changed rows in one statement and commits. Row locks make
+//! it exact across instances.
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::Row;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use tokio::sync::{Notify, mpsc, oneshot};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::query::Query;
+use sqlx::{Column, Postgres, Row as _, Transaction, TypeInfo};
 
-use super::{Consume, KeyRecord, KeyUpdate, NewKey, StoreError};
-use crate::keys::KeyHash;
-use crate::quota::{Period, QuotaState, Schedules};
+use super::batch::{Batcher, ConsumeJob, LockedKeys, distinct_hashes, settle};
+use super::sql::{Access, KEY_BY_HASH, Param, Row, Tx, Value, key_record, select_keys, stored};
+use super::{Consumed, KeyRecord, StoreError};
+use crate::domain::keys::KeyHash;
+use crate::domain::quota::Demand;
+use crate::domain::schedule::Schedules;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The hot-path statement: authenticate by hash, check revocation and expiry, apply a due
-/// reset lazily (for keys on the default schedule) and consume one unit — all in one atomic
-/// statement. `$1` hash, `$2` now, `$3`/`$4` the default schedule's period containing now.
-pub const CONSUME_SQL: &str = "UPDATE api_keys SET \
-    used = CASE WHEN next_reset_at <= $2 THEN 1 ELSE used + 1 END, \
-    period_start = CASE WHEN next_reset_at <= $2 THEN $3 ELSE period_start END, \
-    next_reset_at = CASE WHEN next_reset_at <= $2 THEN $4 ELSE next_reset_at END \
-    WHERE key_hash = $1 AND revoked = FALSE AND (expires_at IS NULL OR expires_at > $2) \
-    AND quota_limit > 0 \
-    AND ((next_reset_at > $2 AND used < quota_limit) \
-         OR (next_reset_at <= $2 AND reset_schedule IS NULL)) \
-    RETURNING prefix, quota_limit, used, period_start, next_reset_at";
-
-/// PostgreSQL-backed store.
-#[derive(Debug, Clone)]
-pub struct PostgresStore {
-    writer: PgPool,
-    reader: PgPool,
-    hot: HotPath,
-    /// Bound on a health check, so `/healthz` answers `503` promptly even when the network to
-    /// the database hangs instead of refusing.
-    acquire_timeout: Duration,
-}
-
-fn record(row: &PgRow) -> Result<KeyRecord, sqlx::Error> {
-    Ok(KeyRecord {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        prefix: row.try_get("prefix")?,
-        limit: row.try_get("quota_limit")?,
-        used: row.try_get("used")?,
-        reset_schedule: row.try_get("reset_schedule")?,
-        period_start: row.try_get("period_start")?,
-        next_reset_at: row.try_get("next_reset_at")?,
-        expires_at: row.try_get("expires_at")?,
-        revoked: row.try_get("revoked")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
-fn granted(row: &PgRow) -> Result<Consume, sqlx::Error> {
-    Ok(Consume::Granted {
-        prefix: row.try_get("prefix")?,
-        state: QuotaState {
-            limit: row.try_get("quota_limit")?,
-            used: row.try_get("used")?,
-            period_start: row.try_get("period_start")?,
-            next_reset_at: row.try_get("next_reset_at")?,
-        },
-    })
-}
-
-/// Most consumes in one batch.
-const MAX_BATCH: usize = 64;
-/// Longest wait for more consumes before a batch is sent (see `consume_task`).
-const LINGER: Duration = Duration::from_micros(500);
-
-/// One consume waiting for the batcher.
-struct ConsumeJob {
-    hash: [u8; 32],
-    now: i64,
-    start: i64,
-    end: i64,
-    reply: oneshot::Sender<Result<Option<Consume>, String>>,
-}
-
-/// The batched hot path. Every metered request on PostgreSQL needs one commit, and a commit
-/// waits for the WAL flush; one task therefore gathers the consumes that arrive while the
-/// previous batch runs and sends them as ONE statement (`prime_consume_batch`, see
-/// migrations/postgres). Each element applies the single-request consume statement's rules
-/// under the key's row lock (requests for one key at one second are one element asking for
-/// several units), in order inside one transaction, so exactness is unchanged; one round trip
-/// and one WAL flush
-/// serve the whole batch, and every answer is sent only after the batch has committed (a batch
-/// that fails is rolled back as a whole: all its requests get `503`, nothing is charged).
-/// Batches are sorted by key hash, so concurrent batches of several instances take row locks in
-/// the same order and cannot deadlock.
-#[derive(Debug, Clone)]
-struct HotPath {
-    tx: mpsc::Sender<ConsumeJob>,
-    arrived: Arc<Notify>,
-}
-
-impl std::fmt::Debug for ConsumeJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ConsumeJob")
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e.to_string())
     }
 }
 
-impl HotPath {
-    fn start(pool: PgPool) -> HotPath {
-        let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        let arrived = Arc::new(Notify::new());
-        tokio::spawn(consume_task(pool, rx, Arc::clone(&arrived)));
-        HotPath { tx, arrived }
-    }
-
-    /// Run the consume statement for `hash` (in a batch); the grant, or `None` when the
-    /// statement matched no row.
-    async fn consume(
-        &self,
-        hash: &KeyHash,
-        now: i64,
-        start: i64,
-        end: i64,
-    ) -> Result<Option<Consume>, StoreError> {
-        let (reply, rx) = oneshot::channel();
-        let job = ConsumeJob {
-            hash: hash.0,
-            now,
-            start,
-            end,
-            reply,
-        };
-        self.tx
-            .send(job)
-            .await
-            .map_err(|_| StoreError::Hot("the consume batcher has stopped".into()))?;
-        self.arrived.notify_one();
-        rx.await
-            .map_err(|_| StoreError::Hot("the consume batcher has stopped".into()))?
-            .map_err(StoreError::Hot)
-    }
-}
-
-async fn consume_task(pool: PgPool, mut rx: mpsc::Receiver<ConsumeJob>, arrived: Arc<Notify>) {
-    let mut batch: Vec<ConsumeJob> = Vec::with_capacity(MAX_BATCH);
-    // Requests in flight at the end of the previous batch: those it answered plus those that
-    // queued meanwhile.
-    let mut expected = 0usize;
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        // Linger briefly for the clients the previous batch just answered: they usually send
-        // their next request within microseconds, and a commit costs a WAL flush (~1 ms on
-        // ordinary disks) however many requests it carries. Without this, batches alternate
-        // between two halves of the clients and each request waits for two flushes.
-        let target = expected.min(MAX_BATCH);
-        if batch.len() + rx.len() < target {
-            let deadline = tokio::time::Instant::now() + LINGER;
-            while batch.len() + rx.len() < target {
-                if tokio::time::timeout_at(deadline, arrived.notified())
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        }
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        batch.sort_by_key(|j| (j.hash, j.now));
-        let result = run_batch(&pool, &batch).await;
-        expected = batch.len() + rx.len();
-        match result {
-            Ok(mut results) => {
-                for (job, r) in batch.drain(..).zip(results.drain(..)) {
-                    let _ = job.reply.send(Ok(r));
-                }
-            }
-            Err(e) => {
-                expected = 0;
-                let msg = e.to_string();
-                for job in batch.drain(..) {
-                    let _ = job.reply.send(Err(msg.clone()));
-                }
-            }
-        }
-    }
-}
-
-async fn run_batch(
-    pool: &PgPool,
-    batch: &[ConsumeJob],
-) -> Result<Vec<Option<Consume>>, sqlx::Error> {
-    let mut results: Vec<Option<Consume>> = vec![None; batch.len()];
-    if let [job] = batch {
-        // A batch of one is the plain statement.
-        let row = sqlx::query(CONSUME_SQL)
-            .bind(&job.hash[..])
-            .bind(job.now)
-            .bind(job.start)
-            .bind(job.end)
-            .fetch_optional(pool)
-            .await?;
-        results[0] = row.as_ref().map(granted).transpose()?;
-        return Ok(results);
-    }
-    // Consecutive jobs for the same key at the same moment (the batch is sorted by hash, then
-    // time) become one element asking for several units.
-    let mut groups: Vec<(usize, usize)> = Vec::new(); // (first job, count)
-    for (i, j) in batch.iter().enumerate() {
-        match groups.last_mut() {
-            Some((first, count))
-                if batch[*first].hash == j.hash
-                    && batch[*first].now == j.now
-                    && batch[*first].start == j.start
-                    && batch[*first].end == j.end =>
-            {
-                *count += 1;
-            }
-            _ => groups.push((i, 1)),
-        }
-    }
-    let hashes: Vec<Vec<u8>> = groups.iter().map(|g| batch[g.0].hash.to_vec()).collect();
-    let counts: Vec<i32> = groups
-        .iter()
-        .map(|g| i32::try_from(g.1).unwrap_or(i32::MAX))
-        .collect();
-    let nows: Vec<i64> = groups.iter().map(|g| batch[g.0].now).collect();
-    let starts: Vec<i64> = groups.iter().map(|g| batch[g.0].start).collect();
-    let ends: Vec<i64> = groups.iter().map(|g| batch[g.0].end).collect();
-    let rows = sqlx::query(
-        "SELECT o_idx, o_granted, o_prefix, o_quota_limit, o_used, o_period_start, \
-         o_next_reset_at FROM prime_consume_batch($1, $2, $3, $4, $5)",
-    )
-    .bind(hashes)
-    .bind(counts)
-    .bind(nows)
-    .bind(starts)
-    .bind(ends)
-    .fetch_all(pool)
-    .await?;
-    for row in &rows {
-        let idx: i32 = row.try_get("o_idx")?;
-        let granted: i64 = row.try_get("o_granted")?;
-        let used_after: i64 = row.try_get("o_used")?;
-        let &(first, count) = usize::try_from(idx)
-            .ok()
-            .and_then(|i| i.checked_sub(1))
-            .and_then(|i| groups.get(i))
-            .ok_or_else(|| sqlx::Error::Protocol(format!("batch index {idx} out of range")))?;
-        let granted = usize::try_from(granted).unwrap_or(0).min(count);
-        let prefix: String = row.try_get("o_prefix")?;
-        let limit: i64 = row.try_get("o_quota_limit")?;
-        let period_start: i64 = row.try_get("o_period_start")?;
-        let next_reset_at: i64 = row.try_get("o_next_reset_at")?;
-        // The first `granted` jobs of the group got units used_after - granted + 1 ..= used_after;
-        // the others got nothing (the caller finds out whether that is 429 or 401).
-        for (j, slot) in results[first..first + granted].iter_mut().enumerate() {
-            *slot = Some(Consume::Granted {
-                prefix: prefix.clone(),
-                state: QuotaState {
-                    limit,
-                    used: used_after - granted as i64 + 1 + j as i64,
-                    period_start,
-                    next_reset_at,
-                },
-            });
-        }
-    }
-    Ok(results)
-}
-
-/// Connection-pool settings for PostgreSQL (`serve --db-*` flags).
+/// Connection-pool settings (`serve --db-*` flags).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PoolConfig {
+pub struct PoolOptions {
     /// Most connections this instance opens; every instance opens its own pool.
     pub max_connections: u32,
     /// Connections kept open even when idle.
@@ -283,15 +39,15 @@ pub struct PoolConfig {
     /// How long a request waits for a connection (including reconnect attempts while the
     /// database is down) before it is answered `503`.
     pub acquire_timeout: Duration,
-    /// Server-side `statement_timeout` of every connection (0: none).
+    /// Server-side `statement_timeout` of every connection (zero: none).
     pub statement_timeout: Duration,
     /// Idle connections above `min_connections` are closed after this long.
     pub idle_timeout: Duration,
 }
 
-impl Default for PoolConfig {
+impl Default for PoolOptions {
     fn default() -> Self {
-        PoolConfig {
+        PoolOptions {
             max_connections: 16,
             min_connections: 1,
             acquire_timeout: Duration::from_secs(3),
@@ -301,114 +57,233 @@ impl Default for PoolConfig {
     }
 }
 
-/// Advisory-lock id serialising "create the first key if there is none" across instances
-/// ("prime_k1" in ASCII).
-const FIRST_KEY_LOCK: i64 = 0x7072_696d_655f_6b31;
+/// The PostgreSQL store (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+    batcher: Batcher,
+    schedules: Arc<Schedules>,
+    /// Bound on a health check, so `/healthz` answers `503` promptly even when the network to
+    /// the database hangs instead of refusing.
+    acquire_timeout: Duration,
+}
+
+fn bind<'q>(
+    mut query: Query<'q, Postgres, PgArguments>,
+    params: &[Param<'q>],
+) -> Query<'q, Postgres, PgArguments> {
+    for p in params {
+        query = match *p {
+            Param::Int(v) => query.bind(v),
+            Param::OptInt(v) => query.bind(v),
+            Param::Text(v) => query.bind(v),
+            Param::OptText(v) => query.bind(v),
+            Param::Blob(v) => query.bind(v),
+        };
+    }
+    query
+}
+
+fn neutral_row(row: &PgRow) -> Result<Row, StoreError> {
+    let mut values = Vec::with_capacity(row.len());
+    for (i, column) in row.columns().iter().enumerate() {
+        let value = match column.type_info().name() {
+            "INT8" => row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
+            "INT4" => row
+                .try_get::<Option<i32>, _>(i)?
+                .map(|v| Value::Int(v.into())),
+            "BOOL" => row.try_get::<Option<bool>, _>(i)?.map(Value::Bool),
+            "BYTEA" => row.try_get::<Option<Vec<u8>>, _>(i)?.map(Value::Blob),
+            _ => row.try_get::<Option<String>, _>(i)?.map(Value::Text),
+        };
+        values.push(value.unwrap_or(Value::Null));
+    }
+    Ok(Row(values))
+}
+
+const UPDATE_USAGE: &str = "UPDATE api_keys AS k SET used = v.used, period_start = v.period_start, \
+    next_reset_at = v.next_reset_at \
+    FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[]) \
+         AS v(id, used, period_start, next_reset_at) \
+    WHERE k.id = v.id";
+
+/// One batch in one transaction: lock the rows, decide, write, commit.
+async fn run_batch(
+    pool: &PgPool,
+    schedules: &Schedules,
+    jobs: &[ConsumeJob],
+) -> Result<Vec<Consumed>, StoreError> {
+    const LOCK: &str = select_keys!(
+        with_hash,
+        "WHERE key_hash = ANY($1) ORDER BY key_hash FOR UPDATE"
+    );
+    let hashes = distinct_hashes(jobs);
+    let wanted: Vec<&[u8]> = hashes.iter().map(|h| &h.0[..]).collect();
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query(LOCK).bind(wanted).fetch_all(&mut *tx).await?;
+    let mut keys: LockedKeys = hashes.iter().map(|h| (*h, None)).collect();
+    for row in &rows {
+        let row = neutral_row(row)?;
+        let hash = KeyHash::from_slice(&row.blob(0)?)
+            .ok_or_else(|| StoreError::Corrupt("a key hash is not 32 bytes".to_owned()))?;
+        keys.insert(hash, Some(key_record(&row, 1)?.into()));
+    }
+    let results = settle(jobs, &mut keys, schedules);
+    let changed: Vec<_> = keys.values().flatten().filter(|k| k.changed).collect();
+    if !changed.is_empty() {
+        let used = changed
+            .iter()
+            .map(|k| stored(k.state.used))
+            .collect::<Result<Vec<_>, _>>()?;
+        sqlx::query(UPDATE_USAGE)
+            .bind(changed.iter().map(|k| k.id).collect::<Vec<_>>())
+            .bind(used)
+            .bind(
+                changed
+                    .iter()
+                    .map(|k| k.state.period.start)
+                    .collect::<Vec<_>>(),
+            )
+            .bind(
+                changed
+                    .iter()
+                    .map(|k| k.state.period.end)
+                    .collect::<Vec<_>>(),
+            )
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(results)
+}
 
 impl PostgresStore {
-    /// Connect to `url` (`postgres://…`) with the default pool settings and migrate.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        Self::connect_with(url, &PoolConfig::default()).await
-    }
-
     /// Connect to `url` (`postgres://…`) and migrate. Safe when several instances start at
-    /// once: sqlx's migrator holds a database-wide advisory lock while it runs, and the
-    /// migrations themselves are idempotent (`IF NOT EXISTS`).
-    pub async fn connect_with(url: &str, cfg: &PoolConfig) -> Result<Self, StoreError> {
-        let mut options = PgConnectOptions::from_str(url)?;
-        let statement_ms = cfg.statement_timeout.as_millis();
+    /// once: sqlx's migrator holds a database-wide advisory lock while it runs.
+    pub async fn connect(
+        url: &str,
+        options: &PoolOptions,
+        schedules: Arc<Schedules>,
+    ) -> Result<Self, StoreError> {
+        let mut connect = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::UnsupportedUrl(format!("{}: {e}", super::redact(url))))?;
+        let statement_ms = options.statement_timeout.as_millis();
         if statement_ms > 0 {
-            options = options.options([("statement_timeout", statement_ms.to_string())]);
+            connect = connect.options([("statement_timeout", statement_ms.to_string())]);
         }
-        let acquire_timeout = cfg.acquire_timeout.max(Duration::from_millis(1));
+        let acquire_timeout = options.acquire_timeout.max(Duration::from_millis(1));
         let pool = PgPoolOptions::new()
-            .max_connections(cfg.max_connections.max(1))
-            .min_connections(cfg.min_connections.min(cfg.max_connections.max(1)))
+            .max_connections(options.max_connections.max(1))
+            .min_connections(options.min_connections.min(options.max_connections.max(1)))
             .test_before_acquire(false)
             .acquire_timeout(acquire_timeout)
-            .idle_timeout(Some(cfg.idle_timeout))
-            .connect_with(options)
+            .idle_timeout(Some(options.idle_timeout))
+            .connect_with(connect)
             .await?;
-        MIGRATOR.run(&pool).await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))?;
+        let batcher = {
+            let (pool, schedules) = (pool.clone(), Arc::clone(&schedules));
+            Batcher::start(move |jobs: Vec<ConsumeJob>| {
+                let (pool, schedules) = (pool.clone(), Arc::clone(&schedules));
+                async move { run_batch(&pool, &schedules, &jobs).await }
+            })
+        };
         Ok(PostgresStore {
-            hot: HotPath::start(pool.clone()),
-            writer: pool.clone(),
-            reader: pool,
+            pool,
+            batcher,
+            schedules,
             acquire_timeout,
         })
     }
 
-    /// Insert `key` only if the table holds no key at all. A transaction-scoped advisory lock
-    /// serialises instances starting at the same moment, so exactly one of them creates it.
-    pub(crate) async fn create_first_key(&self, key: &NewKey) -> Result<Option<i64>, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock($1)")
-            .bind(FIRST_KEY_LOCK)
-            .execute(&mut *tx)
-            .await?;
-        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM api_keys)")
-            .fetch_one(&mut *tx)
-            .await?;
-        if any {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        let id: i64 = sqlx::query_scalar(Self::INSERT_KEY_SQL)
-            .bind(&key.name)
-            .bind(&key.prefix)
-            .bind(&key.hash.0[..])
-            .bind(key.limit)
-            .bind(key.reset_schedule.as_deref())
-            .bind(key.expires_at)
-            .bind(key.now)
-            .fetch_one(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(id))
+    pub(crate) fn schedules(&self) -> &Schedules {
+        &self.schedules
     }
 
-    /// The hot path: authenticate, lazily reset (default schedule) and consume, batched with
-    /// the other requests in flight into one statement and one commit. `None`: not granted by it.
-    pub(crate) async fn try_consume(
+    pub(crate) async fn begin(&self, _access: Access) -> Result<PgTx, StoreError> {
+        Ok(PgTx(self.pool.begin().await?))
+    }
+
+    /// Authenticate by hash and take `demand` units, in a batch; committed before it returns.
+    pub(crate) async fn consume(
         &self,
         hash: &KeyHash,
+        demand: Demand,
         now: i64,
-        default: &Period,
-    ) -> Result<Option<Consume>, StoreError> {
-        self.hot
-            .consume(hash, now, default.start, default.end)
+    ) -> Result<Consumed, StoreError> {
+        self.batcher
+            .consume(ConsumeJob {
+                hash: *hash,
+                demand,
+                now,
+            })
             .await
     }
 
-    pub(crate) async fn authenticate(
+    /// The key with this hash, whatever its state.
+    pub(crate) async fn find_by_hash(
         &self,
         hash: &KeyHash,
-        now: i64,
     ) -> Result<Option<KeyRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, prefix, quota_limit, used, reset_schedule, period_start, \
-             next_reset_at, expires_at, revoked, created_at FROM api_keys \
-             WHERE key_hash = $1 AND revoked = FALSE AND (expires_at IS NULL OR expires_at > $2)",
-        )
-        .bind(&hash.0[..])
-        .bind(now)
-        .fetch_optional(&self.reader)
-        .await?;
-        Ok(row.as_ref().map(record).transpose()?)
+        let row = sqlx::query(KEY_BY_HASH)
+            .bind(&hash.0[..])
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| key_record(&neutral_row(&r)?, 0)).transpose()
     }
-
-    shared_store_methods!();
 
     pub(crate) async fn health(&self) -> Result<(), StoreError> {
         let probe = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM api_keys WHERE id = 0")
-            .fetch_one(&self.reader);
+            .fetch_one(&self.pool);
         match tokio::time::timeout(self.acquire_timeout * 2, probe).await {
             Ok(r) => r.map(|_| ()).map_err(StoreError::from),
-            Err(_) => Err(StoreError::Database(sqlx::Error::PoolTimedOut)),
+            Err(_) => Err(StoreError::Database(
+                "the database did not answer in time".to_owned(),
+            )),
         }
     }
 
     pub(crate) async fn close(&self) {
-        self.writer.close().await;
+        self.pool.close().await;
+    }
+}
+
+/// A PostgreSQL transaction; rolled back if dropped uncommitted.
+pub(crate) struct PgTx(Transaction<'static, Postgres>);
+
+impl Tx for PgTx {
+    async fn execute(
+        &mut self,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<u64, StoreError> {
+        let done = bind(sqlx::query(sql), params).execute(&mut *self.0).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn query(
+        &mut self,
+        sql: &'static str,
+        params: &[Param<'_>],
+    ) -> Result<Vec<Row>, StoreError> {
+        let rows = bind(sqlx::query(sql), params)
+            .fetch_all(&mut *self.0)
+            .await?;
+        rows.iter().map(neutral_row).collect()
+    }
+
+    async fn lock_exclusive(&mut self, lock_id: i64) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(lock_id)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.0.commit().await?)
     }
 }

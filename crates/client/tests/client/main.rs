@@ -1,0 +1,7 @@
+//! prime-client's integration tests: the real client binary against a real prime-server
+//! (in-process, from the test kit) on a real port. One test binary, one module per concern.
+#![allow(clippy::unwrap_used)]
+
+mod cli;
+mod common;
+mod tls;

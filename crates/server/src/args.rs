@@ -1,0 +1,435 @@
+//! The command line, as clap types only: every flag also reads a `PRIME_*` variable, every
+//! number is range-checked by clap, and [`ServeArgs`] becomes the validated
+//! [`ServeSettings`] once, by `TryFrom`. Flags that can carry a password never show their
+//! environment value in `--help`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::schedule::{DEFAULT_SCHEDULE, LATEST, ScheduleError, parse_schedule};
+use crate::http::Limits;
+use crate::settings::{self, CpuSettings, ServeSettings, ThrottleSettings, TlsFiles};
+use crate::store::PoolOptions;
+use crate::telemetry::LogFormat;
+
+/// prime-server: the prime-api HTTP server and its key administration.
+#[derive(Debug, Parser)]
+#[command(name = "prime-server", version, about)]
+pub struct Cli {
+    /// Database URL: sqlite://PATH (a bare path is an SQLite file too) or postgres://...
+    #[arg(
+        long,
+        env = "PRIME_DATABASE_URL",
+        hide_env_values = true,
+        default_value = settings::DEFAULT_DATABASE,
+        global = true
+    )]
+    pub database: String,
+
+    /// Log format: `pretty` (one human-readable line per event) or `json` (one object per line).
+    #[arg(
+        long,
+        env = "PRIME_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Pretty,
+        global = true
+    )]
+    pub log_format: LogFormat,
+
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Server options when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve(ServeArgs),
+    /// Manage API keys.
+    Keys {
+        /// Key operation.
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+/// Milliseconds, range-checked (1 ms to 10 minutes).
+fn millis() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=600_000)
+}
+
+/// `serve`'s flags.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "PRIME_BIND", default_value_t = settings::DEFAULT_BIND)]
+    pub bind: SocketAddr,
+
+    /// Once listening, write the bound address (e.g. 127.0.0.1:41234) to this file.
+    #[arg(long, env = "PRIME_PORT_FILE", value_name = "PATH")]
+    pub port_file: Option<PathBuf>,
+
+    /// Serve HTTPS: PEM file with the certificate chain, leaf first (needs --tls-key).
+    #[arg(long, env = "PRIME_TLS_CERT", value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM file with the private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "PRIME_TLS_KEY", value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve GET /metrics on this address only (plain HTTP) instead of on --bind.
+    #[arg(long, env = "PRIME_METRICS_BIND", value_name = "ADDR")]
+    pub metrics_bind: Option<SocketAddr>,
+
+    /// Quota of the key created automatically on first start.
+    #[arg(long, env = "PRIME_DEFAULT_LIMIT", default_value_t = settings::DEFAULT_LIMIT,
+          value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+    pub default_limit: u64,
+
+    /// Default reset schedule: cron, 6 fields, seconds first, UTC.
+    #[arg(long, env = "PRIME_RESET_SCHEDULE", default_value = DEFAULT_SCHEDULE)]
+    pub reset_schedule: String,
+
+    /// Largest number accepted by /check-prime, in bits (2 to 1048576).
+    #[arg(long, env = "PRIME_MAX_BITS", default_value_t = settings::DEFAULT_MAX_BITS,
+          value_parser = clap::value_parser!(u64).range(2..=1_048_576))]
+    pub max_bits: u64,
+
+    /// HTTP worker threads (default: number of CPUs; 1 to 1024).
+    #[arg(long, env = "PRIME_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
+
+    /// Largest request body, in bytes (64 to 67108864).
+    #[arg(long, env = "PRIME_MAX_BODY_BYTES", default_value_t = settings::DEFAULT_MAX_BODY_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(64..=64 * 1024 * 1024))]
+    pub max_body_bytes: u64,
+
+    /// Threads for primality checks of large numbers (default: number of CPUs; 1 to 1024).
+    #[arg(long, env = "PRIME_CPU_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub cpu_threads: Option<u16>,
+
+    /// Checks allowed to wait for a CPU thread before new ones get 503 (0 to 100000).
+    #[arg(long, env = "PRIME_CPU_QUEUE", default_value_t = settings::DEFAULT_CPU_QUEUE as u64,
+          value_parser = clap::value_parser!(u64).range(0..=100_000))]
+    pub cpu_queue: u64,
+
+    /// How long a check may wait for a CPU thread before it gets 503, in milliseconds.
+    #[arg(long, env = "PRIME_CPU_QUEUE_TIMEOUT_MS", default_value_t = 2000, value_parser = millis())]
+    pub cpu_queue_timeout_ms: u64,
+
+    /// Time allowed for a client to send the request head, in milliseconds (then 408).
+    #[arg(long, env = "PRIME_REQUEST_TIMEOUT_MS", default_value_t = 5000, value_parser = millis())]
+    pub request_timeout_ms: u64,
+
+    /// Idle keep-alive timeout, in seconds (0 to 3600).
+    #[arg(long, env = "PRIME_KEEP_ALIVE_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub keep_alive_secs: u64,
+
+    /// Time in-flight requests get to finish on shutdown, in seconds (0 to 3600).
+    #[arg(long, env = "PRIME_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_timeout_secs: u64,
+
+    /// Proxy addresses whose X-Forwarded-For is trusted (comma separated).
+    #[arg(
+        long = "trusted-proxy",
+        env = "PRIME_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    /// Failed authentications an address may make in a burst before it gets 429.
+    #[arg(long, env = "PRIME_AUTH_FAILURE_BURST", default_value_t = settings::DEFAULT_AUTH_FAILURE_BURST,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub auth_failure_burst: u32,
+
+    /// After the burst, one more failed authentication is allowed per this many milliseconds.
+    #[arg(long, env = "PRIME_AUTH_FAILURE_PERIOD_MS", default_value_t = 3000,
+          value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub auth_failure_period_ms: u64,
+
+    /// PostgreSQL: most connections this instance opens (1 to 10000).
+    #[arg(long, env = "PRIME_DB_MAX_CONNECTIONS", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub db_max_connections: u32,
+
+    /// PostgreSQL: connections kept open while idle (0 to 10000).
+    #[arg(long, env = "PRIME_DB_MIN_CONNECTIONS", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub db_min_connections: u32,
+
+    /// PostgreSQL: how long a request waits for a connection (reconnecting while the database
+    /// is down) before it is answered 503, in milliseconds.
+    #[arg(long, env = "PRIME_DB_ACQUIRE_TIMEOUT_MS", default_value_t = 3000, value_parser = millis())]
+    pub db_acquire_timeout_ms: u64,
+
+    /// PostgreSQL: server-side statement_timeout of every connection, in milliseconds (0: none).
+    #[arg(long, env = "PRIME_DB_STATEMENT_TIMEOUT_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(0..=86_400_000))]
+    pub db_statement_timeout_ms: u64,
+
+    /// PostgreSQL: idle connections above the minimum are closed after this many seconds.
+    #[arg(long, env = "PRIME_DB_IDLE_TIMEOUT_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub db_idle_timeout_secs: u64,
+}
+
+/// A size that does not fit this machine's `usize`.
+fn to_usize(v: u64) -> usize {
+    usize::try_from(v).unwrap_or(usize::MAX)
+}
+
+impl TryFrom<&ServeArgs> for ServeSettings {
+    type Error = ScheduleError;
+
+    fn try_from(a: &ServeArgs) -> Result<Self, ScheduleError> {
+        parse_schedule(&a.reset_schedule)?;
+        let cpus = settings::cpus();
+        Ok(ServeSettings {
+            bind: a.bind,
+            port_file: a.port_file.clone(),
+            tls: match (&a.tls_cert, &a.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                }),
+                _ => None,
+            },
+            metrics_bind: a.metrics_bind,
+            default_limit: a.default_limit,
+            reset_schedule: a.reset_schedule.clone(),
+            limits: Limits {
+                max_bits: a.max_bits,
+                max_body_bytes: to_usize(a.max_body_bytes),
+            },
+            workers: a.workers.map_or(cpus, usize::from),
+            cpu: CpuSettings {
+                threads: a.cpu_threads.map_or(cpus, usize::from),
+                queue: to_usize(a.cpu_queue),
+                queue_timeout: Duration::from_millis(a.cpu_queue_timeout_ms),
+            },
+            request_timeout: Duration::from_millis(a.request_timeout_ms),
+            keep_alive: Duration::from_secs(a.keep_alive_secs),
+            shutdown_timeout: Duration::from_secs(a.shutdown_timeout_secs),
+            trusted_proxies: a.trusted_proxies.clone(),
+            auth_failures: ThrottleSettings {
+                burst: a.auth_failure_burst,
+                period: Duration::from_millis(a.auth_failure_period_ms),
+            },
+            pool: PoolOptions {
+                max_connections: a.db_max_connections,
+                min_connections: a.db_min_connections.min(a.db_max_connections),
+                acquire_timeout: Duration::from_millis(a.db_acquire_timeout_ms),
+                statement_timeout: Duration::from_millis(a.db_statement_timeout_ms),
+                idle_timeout: Duration::from_secs(a.db_idle_timeout_secs),
+            },
+        })
+    }
+}
+
+/// `keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it (alone, on stdout). It is shown only this once.
+    Create {
+        /// Name of the key (1 to 100 characters, no control characters).
+        #[arg(long, value_parser = parse_name)]
+        name: String,
+        /// Requests per reset period.
+        #[arg(long, env = "PRIME_DEFAULT_LIMIT", default_value_t = settings::DEFAULT_LIMIT,
+              value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+        limit: u64,
+        /// Own reset schedule (cron, 6 fields, seconds first, UTC); default: the server's.
+        #[arg(long, value_parser = parse_cron)]
+        reset_schedule: Option<String>,
+        /// Expire after this long: e.g. 30d, 12h, 90m, 45s, 2w (the expiry must fall before
+        /// the year 10000).
+        #[arg(long, value_parser = parse_expiry)]
+        expires_in: Option<Duration>,
+    },
+    /// List keys (a table, or a JSON array with --json).
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key; it is refused from the next request on.
+    Revoke {
+        /// Key id (from `keys list`).
+        id: i64,
+    },
+    /// Change a key's name, limit, schedule or expiry.
+    Update {
+        /// Key id (from `keys list`).
+        id: i64,
+        /// New name.
+        #[arg(long, value_parser = parse_name)]
+        name: Option<String>,
+        /// New requests per period.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+        limit: Option<u64>,
+        /// New own reset schedule (cron, 6 fields, seconds first, UTC).
+        #[arg(long, value_parser = parse_cron, conflicts_with = "clear_reset_schedule")]
+        reset_schedule: Option<String>,
+        /// Return to the server's default schedule.
+        #[arg(long)]
+        clear_reset_schedule: bool,
+        /// Expire this long from now: e.g. 30d, 12h, 90m, 45s, 2w.
+        #[arg(long, value_parser = parse_expiry, conflicts_with = "no_expiry")]
+        expires_in: Option<Duration>,
+        /// Remove the expiry.
+        #[arg(long)]
+        no_expiry: bool,
+    },
+    /// Set a key's usage in the current period back to 0.
+    ResetUsage {
+        /// Key id (from `keys list`).
+        id: i64,
+    },
+}
+
+fn parse_name(s: &str) -> Result<String, String> {
+    let n = s.chars().count();
+    if n == 0 || n > 100 || s.chars().any(char::is_control) {
+        return Err("a name has 1 to 100 characters and no control characters".to_owned());
+    }
+    Ok(s.to_owned())
+}
+
+fn parse_cron(s: &str) -> Result<String, String> {
+    parse_schedule(s)
+        .map(|_| s.to_owned())
+        .map_err(|e| e.to_string())
+}
+
+/// Parse `30d`, `12h`, `90m`, `45s`, `2w` (or plain seconds).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let invalid = || format!("invalid duration '{s}' (use e.g. 30d, 12h, 90m, 45s)");
+    let n: u64 = digits.parse().map_err(|_| invalid())?;
+    let unit_secs: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => {
+            return Err(format!(
+                "invalid duration unit in '{s}' (use s, m, h, d or w)"
+            ));
+        }
+    };
+    match n.checked_mul(unit_secs) {
+        Some(secs) if secs > 0 => Ok(Duration::from_secs(secs)),
+        Some(_) => Err(format!("duration '{s}' must be positive")),
+        None => Err(format!("duration '{s}' is too large")),
+    }
+}
+
+/// A duration whose end, counted from now, falls before the year 10000.
+fn parse_expiry(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    let now = Utc::now().timestamp();
+    let most = LATEST.saturating_sub(now);
+    match i64::try_from(d.as_secs()) {
+        Ok(secs) if secs <= most => Ok(d),
+        _ => Err(format!(
+            "'{s}' is too long: an expiry must fall before the year 10000 (at most {} days from now)",
+            most / 86_400
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        let secs = |s: &str| parse_duration(s).map(|d| d.as_secs());
+        assert_eq!(secs("30d"), Ok(30 * 86_400));
+        assert_eq!(secs("12h"), Ok(43_200));
+        assert_eq!(secs("90m"), Ok(5_400));
+        assert_eq!(secs("45s"), Ok(45));
+        assert_eq!(secs("45"), Ok(45));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("-5s").is_err());
+        assert!(parse_duration("99999999999999999999w").is_err());
+    }
+
+    #[test]
+    fn absurd_expiries_are_refused() {
+        assert!(parse_expiry("10000000000000w").is_err());
+        assert!(parse_expiry("9223372036854775807s").is_err());
+        assert!(parse_expiry("3650d").is_ok());
+        let e = parse_expiry("10000000000000w").unwrap_err();
+        assert!(e.contains("year 10000"), "{e}");
+    }
+
+    #[test]
+    fn limits_are_range_checked() {
+        assert!(Cli::try_parse_from(["p", "--max-bits", "0"]).is_err());
+        assert!(Cli::try_parse_from(["p", "--default-limit", "-1"]).is_err());
+        assert!(Cli::try_parse_from(["p", "--workers", "0"]).is_err());
+        assert!(Cli::try_parse_from(["p", "keys", "create", "--name", ""]).is_err());
+        assert!(
+            Cli::try_parse_from(["p", "keys", "create", "--name", "a", "--limit", "-5"]).is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "p",
+                "keys",
+                "create",
+                "--name",
+                "a",
+                "--reset-schedule",
+                "x"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn database_before_or_after_subcommand() {
+        let a = Cli::try_parse_from(["p", "--database", "sqlite://a.db", "keys", "list"]).unwrap();
+        let b = Cli::try_parse_from(["p", "keys", "list", "--database", "sqlite://a.db"]).unwrap();
+        let c = Cli::try_parse_from(["p", "keys", "--database", "sqlite://a.db", "list"]).unwrap();
+        assert_eq!(a.database, "sqlite://a.db");
+        assert_eq!(b.database, "sqlite://a.db");
+        assert_eq!(c.database, "sqlite://a.db");
+        let d = Cli::try_parse_from(["p", "serve", "--bind", "127.0.0.1:0"]).unwrap();
+        assert!(matches!(d.command, Some(Command::Serve(_))));
+        let e = Cli::try_parse_from(["p", "--bind", "127.0.0.1:0"]).unwrap();
+        assert!(e.command.is_none());
+    }
+
+    #[test]
+    fn settings_from_flags_and_defaults_agree() {
+        let cli = Cli::try_parse_from(["p"]).unwrap();
+        let from_flags = ServeSettings::try_from(&cli.serve).unwrap();
+        assert_eq!(from_flags, ServeSettings::default());
+    }
+}

@@ -1,0 +1,220 @@
+//! `prime-server keys create|list|revoke|update|reset-usage`: one function per subcommand.
+
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::Utc;
+use serde::Serialize;
+
+use super::CommandError;
+use crate::args::KeysCommand;
+use crate::domain::keys::{self, GeneratedKey};
+use crate::domain::schedule::rfc3339;
+use crate::store::{KeyRecord, KeyUpdate, NewKey, Store};
+
+/// Run a `keys` subcommand against `store`.
+pub async fn run(command: KeysCommand, store: &Store) -> Result<(), CommandError> {
+    let now = Utc::now().timestamp();
+    match command {
+        KeysCommand::Create {
+            name,
+            limit,
+            reset_schedule,
+            expires_in,
+        } => create(store, name, limit, reset_schedule, expires_in, now).await,
+        KeysCommand::List { json } => list(store, json, now).await,
+        KeysCommand::Revoke { id } => revoke(store, id).await,
+        KeysCommand::Update {
+            id,
+            name,
+            limit,
+            reset_schedule,
+            clear_reset_schedule,
+            expires_in,
+            no_expiry,
+        } => {
+            let update = KeyUpdate {
+                name,
+                limit,
+                reset_schedule: if clear_reset_schedule {
+                    Some(None)
+                } else {
+                    reset_schedule.map(Some)
+                },
+                expires_at: if no_expiry {
+                    Some(None)
+                } else {
+                    expires_in.map(|d| Some(expiry(now, d)))
+                },
+            };
+            update_key(store, id, &update, now).await
+        }
+        KeysCommand::ResetUsage { id } => reset_usage(store, id).await,
+    }
+}
+
+/// `now + d` in Unix seconds (`args` has checked that it falls before the year 10000).
+fn expiry(now: i64, d: Duration) -> i64 {
+    now.saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+fn no_such(id: i64) -> CommandError {
+    CommandError::Invalid(format!("no key with id {id}"))
+}
+
+/// Print `line` alone on stdout (the only thing `keys create` writes there).
+fn print_stdout(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Generate a key and store it; its id and the key (whose secret is shown only once).
+pub async fn create_key(
+    store: &Store,
+    name: &str,
+    limit: u64,
+    reset_schedule: Option<String>,
+    expires_in: Option<Duration>,
+    now: i64,
+) -> Result<(i64, GeneratedKey), CommandError> {
+    let key = keys::generate().map_err(|e| CommandError::Invalid(e.to_string()))?;
+    let id = store
+        .create_key(&NewKey {
+            name: name.to_owned(),
+            prefix: key.display_prefix.clone(),
+            hash: key.hash,
+            limit,
+            reset_schedule,
+            expires_at: expires_in.map(|d| expiry(now, d)),
+            now,
+        })
+        .await?;
+    Ok((id, key))
+}
+
+async fn create(
+    store: &Store,
+    name: String,
+    limit: u64,
+    reset_schedule: Option<String>,
+    expires_in: Option<Duration>,
+    now: i64,
+) -> Result<(), CommandError> {
+    let (id, key) = create_key(store, &name, limit, reset_schedule, expires_in, now).await?;
+    eprintln!(
+        "Created key {id} '{name}' ({}), limit {limit}. It is shown only once:",
+        key.display_prefix
+    );
+    print_stdout(&key.secret);
+    Ok(())
+}
+
+/// One key as `keys list` shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyView<'a> {
+    id: i64,
+    name: &'a str,
+    prefix: &'a str,
+    limit: u64,
+    used: u64,
+    reset_schedule: Option<&'a str>,
+    resets_at: Option<String>,
+    expires_at: Option<String>,
+    revoked: bool,
+    created_at: String,
+}
+
+fn key_view<'a>(k: &'a KeyRecord, store: &Store, now: i64) -> KeyView<'a> {
+    let quota = k.quota_at(now, store.schedules());
+    // A key on the default schedule that has never been used has no period yet.
+    let resets_at = (k.state.period.end > now || k.state.reset_schedule.is_some())
+        .then(|| rfc3339(quota.period.end));
+    KeyView {
+        id: k.id,
+        name: &k.name,
+        prefix: &k.prefix,
+        limit: k.state.limit,
+        used: quota.used,
+        reset_schedule: k.state.reset_schedule.as_deref(),
+        resets_at,
+        expires_at: k.state.expires_at.map(rfc3339),
+        revoked: k.state.revoked,
+        created_at: rfc3339(k.created_at),
+    }
+}
+
+fn print_table(rows: &[KeyView<'_>]) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{:>4}  {:<16} {:<9} {:>8} {:>8}  {:<16} {:<21} {:<21} STATUS",
+        "ID", "NAME", "PREFIX", "LIMIT", "USED", "SCHEDULE", "RESETS AT", "EXPIRES AT"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:>4}  {:<16} {:<9} {:>8} {:>8}  {:<16} {:<21} {:<21} {}",
+            r.id,
+            r.name,
+            r.prefix,
+            r.limit,
+            r.used,
+            r.reset_schedule.unwrap_or("(default)"),
+            r.resets_at.as_deref().unwrap_or("-"),
+            r.expires_at.as_deref().unwrap_or("never"),
+            if r.revoked { "revoked" } else { "active" }
+        );
+    }
+    let _ = out.flush();
+}
+
+/// The keys as `keys list --json` prints them.
+pub async fn list_json(store: &Store, now: i64) -> Result<serde_json::Value, CommandError> {
+    let keys = store.list_keys().await?;
+    let rows: Vec<KeyView<'_>> = keys.iter().map(|k| key_view(k, store, now)).collect();
+    serde_json::to_value(&rows).map_err(|e| CommandError::Invalid(e.to_string()))
+}
+
+async fn list(store: &Store, json: bool, now: i64) -> Result<(), CommandError> {
+    if json {
+        let text = serde_json::to_string_pretty(&list_json(store, now).await?)
+            .map_err(|e| CommandError::Invalid(e.to_string()))?;
+        print_stdout(&text);
+        return Ok(());
+    }
+    let keys = store.list_keys().await?;
+    let rows: Vec<KeyView<'_>> = keys.iter().map(|k| key_view(k, store, now)).collect();
+    print_table(&rows);
+    Ok(())
+}
+
+async fn revoke(store: &Store, id: i64) -> Result<(), CommandError> {
+    if !store.revoke(id).await? {
+        return Err(no_such(id));
+    }
+    eprintln!("Revoked key {id}.");
+    Ok(())
+}
+
+async fn update_key(
+    store: &Store,
+    id: i64,
+    update: &KeyUpdate,
+    now: i64,
+) -> Result<(), CommandError> {
+    if !store.update(id, update, now).await? {
+        return Err(no_such(id));
+    }
+    eprintln!("Updated key {id}.");
+    Ok(())
+}
+
+async fn reset_usage(store: &Store, id: i64) -> Result<(), CommandError> {
+    if !store.reset_usage(id).await? {
+        return Err(no_such(id));
+    }
+    eprintln!("Reset usage of key {id}.");
+    Ok(())
+}

@@ -1,0 +1,13 @@
+//! The domain: what the API means, with no HTTP and no SQL in it.
+//!
+//! - [`keys`]: the key format, its checksum, generation and hashing;
+//! - [`schedule`]: cron schedules and the quota periods they define;
+//! - [`quota`]: the quota rule ([`quota::decide`]): granted, exhausted or refused, and why;
+//! - [`number`]: the one parser of the integers the API accepts.
+//!
+//! Nothing here imports another layer of the crate (see docs/architecture.md).
+
+pub mod keys;
+pub mod number;
+pub mod quota;
+pub mod schedule;

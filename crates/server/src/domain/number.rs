@@ -1,0 +1,223 @@
+//! The one place where `/check-prime` input is parsed.
+//!
+//! `number` is read as raw JSON so integers of any length stay exact. Accepted: a JSON integer
+//! literal (`-?digits`, no fraction or exponent) or a JSON string of decimal digits with an
+//! optional leading `-`. The number is echoed back as the same JSON type in canonical form.
+
+use num_bigint::{BigInt, BigUint, Sign};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// Why a number was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NumberError {
+    /// Not a request or not an integer: the message says what is wrong.
+    #[error("{0}")]
+    Malformed(String),
+    /// Larger than the bit limit.
+    #[error("number is larger than the limit of {max_bits} bits")]
+    TooLarge {
+        /// The limit, in bits.
+        max_bits: u64,
+    },
+}
+
+fn malformed(message: impl Into<String>) -> NumberError {
+    NumberError::Malformed(message.into())
+}
+
+#[derive(Deserialize)]
+struct CheckRequest<'a> {
+    #[serde(borrow)]
+    number: &'a RawValue,
+}
+
+/// A parsed, size-checked number and how to echo it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Number {
+    /// The value.
+    pub value: BigInt,
+    /// Canonical decimal text (`-0` → `0`, no leading zeros).
+    pub canonical: String,
+    /// Whether it came as a JSON string (and is echoed as one).
+    pub was_string: bool,
+}
+
+impl Number {
+    /// The JSON text to echo in the response's `number` field.
+    pub fn echo_json(&self) -> String {
+        if self.was_string {
+            format!("\"{}\"", self.canonical)
+        } else {
+            self.canonical.clone()
+        }
+    }
+
+    /// Bits of the magnitude.
+    pub fn bits(&self) -> u64 {
+        self.value.bits()
+    }
+}
+
+fn describe(raw: &str) -> &'static str {
+    match raw.as_bytes().first() {
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        Some(b'[') => "an array",
+        Some(b'{') => "an object",
+        _ => "not an integer",
+    }
+}
+
+/// Parse a `/check-prime` body: a JSON object with a `number` member (other members are
+/// ignored).
+pub fn parse_body(body: &[u8], max_bits: u64) -> Result<Number, NumberError> {
+    // serde would also accept a JSON array for a struct; only an object is a request.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|&b| b != b'{') {
+        return Err(malformed(
+            "request body must be a JSON object like {\"number\": 17}",
+        ));
+    }
+    let req: CheckRequest<'_> = serde_json::from_slice(body).map_err(|e| {
+        let msg = e.to_string();
+        if e.is_data() {
+            malformed(format!("invalid request body: {msg}"))
+        } else {
+            malformed(format!("malformed JSON: {msg}"))
+        }
+    })?;
+    parse_value(req.number, max_bits)
+}
+
+/// Parse one JSON value that must be an integer: a JSON integer literal of any length, or a
+/// string of decimal digits with an optional leading `-`.
+pub fn parse_value(value: &RawValue, max_bits: u64) -> Result<Number, NumberError> {
+    let raw = value.get();
+    if raw.starts_with('"') {
+        // A string: unescape it first (JSON escapes are allowed), then it must be -?digits.
+        let s: String = serde_json::from_str(raw)
+            .map_err(|_| malformed("'number' is not a valid JSON string"))?;
+        parse_digits(&s, true, max_bits)
+    } else if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        if raw.contains(['.', 'e', 'E']) {
+            return Err(malformed(
+                "'number' must be an integer: fractions and exponents are not accepted",
+            ));
+        }
+        parse_digits(raw, false, max_bits)
+    } else {
+        Err(malformed(format!(
+            "'number' must be an integer or a string of decimal digits, not {}",
+            describe(raw)
+        )))
+    }
+}
+
+fn parse_digits(s: &str, was_string: bool, max_bits: u64) -> Result<Number, NumberError> {
+    let (negative, digits) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(malformed(
+            "'number' string must be decimal digits with an optional leading '-'",
+        ));
+    }
+    let significant = digits.trim_start_matches('0');
+    // Cheap bound before any big-number work: d decimal digits need more than
+    // (d - 1) * log2(10) bits, so reject early anything that is certainly too large.
+    let min_bits = (significant.len().saturating_sub(1) as f64) * std::f64::consts::LOG2_10;
+    if min_bits >= max_bits as f64 + 1.0 {
+        return Err(NumberError::TooLarge { max_bits });
+    }
+    let magnitude = if significant.is_empty() {
+        BigUint::default()
+    } else {
+        BigUint::parse_bytes(significant.as_bytes(), 10)
+            .ok_or_else(|| malformed("'number' is not a decimal integer"))?
+    };
+    if magnitude.bits() > max_bits {
+        return Err(NumberError::TooLarge { max_bits });
+    }
+    let sign = if negative && !significant.is_empty() {
+        Sign::Minus
+    } else {
+        Sign::Plus
+    };
+    let value = BigInt::from_biguint(sign, magnitude);
+    let canonical = value.to_string();
+    Ok(Number {
+        value,
+        canonical,
+        was_string,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn ok(body: &str) -> Number {
+        parse_body(body.as_bytes(), 8192).unwrap()
+    }
+
+    #[test]
+    fn accepted_forms() {
+        let n = ok(r#"{"number": 172983479832623897492387592384682937659382477}"#);
+        assert_eq!(
+            n.echo_json(),
+            "172983479832623897492387592384682937659382477"
+        );
+        assert_eq!(ok(r#"{"number": "007"}"#).echo_json(), "\"7\"");
+        assert_eq!(ok(r#"{"number": -0}"#).echo_json(), "0");
+        assert_eq!(ok(r#"{"number": "-0"}"#).echo_json(), "\"0\"");
+        assert_eq!(ok(r#"{"number": "-15"}"#).echo_json(), "\"-15\"");
+        assert_eq!(ok(r#"{"number": 17, "extra": true}"#).canonical, "17");
+    }
+
+    #[test]
+    fn size_limit() {
+        let big = format!("{{\"number\": \"{}\"}}", "9".repeat(3000));
+        assert!(matches!(
+            parse_body(big.as_bytes(), 8192),
+            Err(NumberError::TooLarge { max_bits: 8192 })
+        ));
+        let two_pow = format!("{{\"number\": {}}}", BigUint::from(1u8) << 8192u32);
+        assert!(matches!(
+            parse_body(two_pow.as_bytes(), 8192),
+            Err(NumberError::TooLarge { max_bits: 8192 })
+        ));
+        let max = format!("{{\"number\": {}}}", (BigUint::from(1u8) << 8192u32) - 1u8);
+        assert_eq!(parse_body(max.as_bytes(), 8192).unwrap().bits(), 8192);
+    }
+
+    #[test]
+    fn refused_forms() {
+        for body in [
+            r#"{"number": 1.5}"#,
+            r#"{"number": 1e9}"#,
+            r#"{"number": true}"#,
+            r#"{"number": null}"#,
+            r#"{"number": [1]}"#,
+            r#"{"number": {}}"#,
+            r#"{"number": ""}"#,
+            r#"{"number": " 5"}"#,
+            r#"{"number": "+5"}"#,
+            r#"{"number": "0x1f"}"#,
+            r#"{}"#,
+            r#"[]"#,
+            r#"[5]"#,
+            r#"{"number": 5"#,
+        ] {
+            assert!(
+                matches!(
+                    parse_body(body.as_bytes(), 8192),
+                    Err(NumberError::Malformed(_))
+                ),
+                "{body}"
+            );
+        }
+    }
+}

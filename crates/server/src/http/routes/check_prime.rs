@@ -1,0 +1,181 @@
+//! `POST /check-prime`: authenticated and metered.
+//!
+//! Order: key format → body (limit, content type) → number (400/422) → CPU slot for large
+//! numbers (503) → one atomic authenticate-and-consume (401/429) → compute → 200.
+
+use actix_web::http::header;
+use actix_web::web::{BytesMut, Payload};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use futures_util::StreamExt;
+use primality::{Evidence, Verdict};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+use crate::domain::number;
+use crate::domain::quota::{Decision, Demand, QuotaState};
+use crate::http::auth::presented_key;
+use crate::http::headers::insert_quota_headers;
+use crate::http::middleware::set_key_prefix;
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
+
+/// Numbers up to this many bits are checked inline (microseconds); larger ones on the CPU pool.
+pub const INLINE_BITS: u64 = 64;
+
+/// The verdict on `number`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckResponse<'a> {
+    /// The number in canonical decimal form, as the same JSON type it came in.
+    #[schema(value_type = crate::http::openapi::IntegerOfAnyLength)]
+    number: &'a RawValue,
+    /// `true` for `prime` and `probable_prime`.
+    is_prime: bool,
+    /// `prime` (proven, n < 2^64), `probable_prime` (passed Baillie-PSW), `composite`, or
+    /// `neither` (n < 2).
+    #[schema(
+        pattern = "^(prime|probable_prime|composite|neither)$",
+        example = "composite"
+    )]
+    verdict: &'static str,
+    /// A nontrivial factor of a composite, decimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "3")]
+    factor: Option<String>,
+    /// A Miller-Rabin witness base proving a composite, decimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    witness: Option<String>,
+}
+
+impl<'a> CheckResponse<'a> {
+    /// The answer for `number` (echoed as `echo`) with verdict `verdict`.
+    pub fn new(echo: &'a RawValue, verdict: &Verdict) -> Self {
+        let (factor, witness) = match verdict {
+            Verdict::Composite(Evidence::Factor(f)) => (Some(f.to_string()), None),
+            Verdict::Composite(Evidence::Witness(w)) => (None, Some(w.to_string())),
+            _ => (None, None),
+        };
+        CheckResponse {
+            number: echo,
+            is_prime: verdict.is_prime(),
+            verdict: verdict.as_str(),
+            factor,
+            witness,
+        }
+    }
+}
+
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    let ct = req.content_type();
+    if ct.is_empty()
+        || ct.eq_ignore_ascii_case("application/json")
+        || ct.to_ascii_lowercase().ends_with("+json")
+    {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
+}
+
+/// The whole body, refused with `413` as soon as it is known to exceed `limit`.
+pub async fn read_body(
+    req: &HttpRequest,
+    mut payload: Payload,
+    limit: usize,
+) -> Result<BytesMut, ApiError> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(ApiError::PayloadTooLarge(limit));
+    }
+    let mut body = BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk
+            .map_err(|e| ApiError::BadRequest(format!("could not read the request body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// Take one unit of the presented key's quota: the state after it, or `401`/`429`.
+async fn consume_one(
+    req: &HttpRequest,
+    state: &AppState,
+    now: i64,
+) -> Result<QuotaState, ApiError> {
+    let Some(hash) = presented_key(req) else {
+        return Err(state.throttle.failure(req, &state.metrics));
+    };
+    let consumed = state.store.consume(&hash, Demand::Exactly(1), now).await?;
+    if let Some(prefix) = consumed.prefix {
+        set_key_prefix(req, prefix);
+    }
+    match consumed.decision {
+        Decision::Granted { quota, .. } => Ok(quota),
+        Decision::Exhausted { quota } => {
+            state.metrics.quota_rejection();
+            Err(ApiError::QuotaExhausted { quota, now })
+        }
+        Decision::Refused(_) => Err(state.throttle.failure(req, &state.metrics)),
+    }
+}
+
+/// Is `number` prime? Metered: one unit of the key's quota per `200`, nothing otherwise.
+#[utoipa::path(
+    post,
+    path = "/check-prime",
+    tag = "prime",
+    request_body(content = crate::http::openapi::CheckRequest, content_type = "application/json"),
+    security(("authorization" = []), ("bearer" = []), ("x_api_key" = [])),
+    responses(
+        (status = 200, description = "The verdict; one unit of quota consumed", body = CheckResponse<'static>),
+        (status = 400, description = "Malformed JSON, missing `number`, not an integer", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired key", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than the byte limit", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type is not JSON", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 422, description = "Number larger than the bit limit", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 429, description = "Quota used up, or too many failed authentications from this address", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 503, description = "Key store unavailable, or CPU pool saturated", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json")
+    )
+)]
+pub async fn check_prime(
+    req: HttpRequest,
+    payload: Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if presented_key(&req).is_none() {
+        return Err(state.throttle.failure(&req, &state.metrics));
+    }
+    check_content_type(&req)?;
+    let body = read_body(&req, payload, state.limits.max_body_bytes).await?;
+    let number = number::parse_body(&body, state.limits.max_bits)?;
+    let echo = RawValue::from_string(number.echo_json())
+        .map_err(|e| ApiError::Internal(format!("echo of a parsed number: {e}")))?;
+    let bits = number.bits();
+    // A large number's CPU place is taken before the unit, so a saturated pool charges nothing.
+    let slot = if bits > INLINE_BITS {
+        Some(state.cpu.reserve().await?)
+    } else {
+        None
+    };
+    let now = Utc::now().timestamp();
+    let quota = consume_one(&req, &state, now).await?;
+    let verdict = match slot {
+        Some(slot) => {
+            slot.run(move || primality::check_signed(&number.value))
+                .await?
+        }
+        None => primality::check_signed(&number.value),
+    };
+    state.metrics.checks(bits, verdict.as_str(), 1);
+    let mut builder = HttpResponse::Ok();
+    insert_quota_headers(&mut builder, &quota, now);
+    Ok(builder.json(CheckResponse::new(&echo, &verdict)))
+}

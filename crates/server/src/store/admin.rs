@@ -1,0 +1,212 @@
+//! Key administration and scheduled resets, written once for both backends against [`Tx`].
+//! Each function takes its transaction by value and commits it.
+
+use super::sql::{Param, Tx, key_record, select_keys, stored};
+use super::{KeyRecord, KeyUpdate, NewKey, StoreError};
+use crate::domain::schedule::Schedules;
+
+/// Advisory-lock id serialising "create the first key if there is none" across instances
+/// ("prime_k1" in ASCII).
+const FIRST_KEY_LOCK: i64 = 0x7072_696d_655f_6b31;
+
+const INSERT_KEY: &str = "INSERT INTO api_keys (name, prefix, key_hash, quota_limit, used, \
+    reset_schedule, period_start, next_reset_at, expires_at, revoked, created_at) \
+    VALUES ($1, $2, $3, $4, 0, $5, 0, 0, $6, FALSE, $7) RETURNING id";
+
+async fn insert_key(tx: &mut impl Tx, key: &NewKey) -> Result<i64, StoreError> {
+    let rows = tx
+        .query(
+            INSERT_KEY,
+            &[
+                Param::Text(&key.name),
+                Param::Text(&key.prefix),
+                Param::Blob(&key.hash.0),
+                Param::Int(stored(key.limit)?),
+                Param::OptText(key.reset_schedule.as_deref()),
+                Param::OptInt(key.expires_at),
+                Param::Int(key.now),
+            ],
+        )
+        .await?;
+    rows.first()
+        .ok_or_else(|| StoreError::Corrupt("INSERT returned no id".to_owned()))?
+        .int(0)
+}
+
+pub(super) async fn create_key(mut tx: impl Tx, key: &NewKey) -> Result<i64, StoreError> {
+    let id = insert_key(&mut tx, key).await?;
+    tx.commit().await?;
+    Ok(id)
+}
+
+pub(super) async fn create_first_key(
+    mut tx: impl Tx,
+    key: &NewKey,
+) -> Result<Option<i64>, StoreError> {
+    tx.lock_exclusive(FIRST_KEY_LOCK).await?;
+    if count(&mut tx).await? > 0 {
+        return Ok(None);
+    }
+    let id = insert_key(&mut tx, key).await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+async fn count(tx: &mut impl Tx) -> Result<u64, StoreError> {
+    let rows = tx.query("SELECT COUNT(*) FROM api_keys", &[]).await?;
+    rows.first()
+        .ok_or_else(|| StoreError::Corrupt("COUNT returned no row".to_owned()))?
+        .unsigned(0)
+}
+
+pub(super) async fn count_keys(mut tx: impl Tx) -> Result<u64, StoreError> {
+    count(&mut tx).await
+}
+
+/// Every key selected by `sql` (made with [`select_keys`]).
+async fn keys_where(
+    tx: &mut impl Tx,
+    sql: &'static str,
+    params: &[Param<'_>],
+) -> Result<Vec<KeyRecord>, StoreError> {
+    let rows = tx.query(sql, params).await?;
+    rows.iter().map(|row| key_record(row, 0)).collect()
+}
+
+pub(super) async fn list_keys(mut tx: impl Tx) -> Result<Vec<KeyRecord>, StoreError> {
+    const SQL: &str = select_keys!("ORDER BY id");
+    keys_where(&mut tx, SQL, &[]).await
+}
+
+pub(super) async fn get_key(mut tx: impl Tx, id: i64) -> Result<Option<KeyRecord>, StoreError> {
+    const SQL: &str = select_keys!("WHERE id = $1");
+    Ok(keys_where(&mut tx, SQL, &[Param::Int(id)]).await?.pop())
+}
+
+/// Run one statement on key `id`; whether it exists.
+async fn change(
+    mut tx: impl Tx,
+    sql: &'static str,
+    params: &[Param<'_>],
+) -> Result<bool, StoreError> {
+    let changed = tx.execute(sql, params).await?;
+    tx.commit().await?;
+    Ok(changed > 0)
+}
+
+pub(super) async fn revoke(tx: impl Tx, id: i64) -> Result<bool, StoreError> {
+    change(
+        tx,
+        "UPDATE api_keys SET revoked = TRUE WHERE id = $1",
+        &[Param::Int(id)],
+    )
+    .await
+}
+
+pub(super) async fn reset_usage(tx: impl Tx, id: i64) -> Result<bool, StoreError> {
+    change(
+        tx,
+        "UPDATE api_keys SET used = 0 WHERE id = $1",
+        &[Param::Int(id)],
+    )
+    .await
+}
+
+pub(super) async fn update(
+    mut tx: impl Tx,
+    id: i64,
+    update: &KeyUpdate,
+    schedules: &Schedules,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let exists = tx
+        .query("SELECT id FROM api_keys WHERE id = $1", &[Param::Int(id)])
+        .await?;
+    if exists.is_empty() {
+        return Ok(false);
+    }
+    let id = Param::Int(id);
+    if let Some(name) = &update.name {
+        let sql = "UPDATE api_keys SET name = $2 WHERE id = $1";
+        tx.execute(sql, &[id, Param::Text(name)]).await?;
+    }
+    if let Some(limit) = update.limit {
+        let sql = "UPDATE api_keys SET quota_limit = $2 WHERE id = $1";
+        tx.execute(sql, &[id, Param::Int(stored(limit)?)]).await?;
+    }
+    match &update.reset_schedule {
+        Some(Some(schedule)) => {
+            // Move the key onto its new schedule now; usage in the current period is kept.
+            let p = schedules.period_for(Some(schedule), now);
+            let sql = "UPDATE api_keys SET reset_schedule = $2, period_start = $3, \
+                next_reset_at = CASE WHEN next_reset_at <= $5 THEN next_reset_at ELSE $4 END \
+                WHERE id = $1";
+            let params = [
+                id,
+                Param::Text(schedule),
+                Param::Int(p.start),
+                Param::Int(p.end),
+                Param::Int(now),
+            ];
+            tx.execute(sql, &params).await?;
+        }
+        Some(None) => {
+            let sql = "UPDATE api_keys SET reset_schedule = NULL WHERE id = $1";
+            tx.execute(sql, &[id]).await?;
+        }
+        None => {}
+    }
+    if let Some(expires_at) = update.expires_at {
+        let sql = "UPDATE api_keys SET expires_at = $2 WHERE id = $1";
+        tx.execute(sql, &[id, Param::OptInt(expires_at)]).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+pub(super) async fn apply_due_resets(
+    mut tx: impl Tx,
+    schedules: &Schedules,
+    now: i64,
+) -> Result<u64, StoreError> {
+    let due = tx
+        .query(
+            "SELECT id, reset_schedule, next_reset_at FROM api_keys \
+             WHERE next_reset_at <= $1 AND NOT revoked",
+            &[Param::Int(now)],
+        )
+        .await?;
+    let mut reset = 0;
+    for row in &due {
+        let (id, schedule, old_end) = (row.int(0)?, row.opt_text(1)?, row.int(2)?);
+        let p = schedules.period_for(schedule.as_deref(), now);
+        // Compare-and-set on the old period end: a consume that already opened the new period
+        // is never undone.
+        reset += tx
+            .execute(
+                "UPDATE api_keys SET used = 0, period_start = $3, next_reset_at = $4 \
+                 WHERE id = $1 AND next_reset_at = $2 AND next_reset_at <= $5",
+                &[
+                    Param::Int(id),
+                    Param::Int(old_end),
+                    Param::Int(p.start),
+                    Param::Int(p.end),
+                    Param::Int(now),
+                ],
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(reset)
+}
+
+pub(super) async fn distinct_schedules(mut tx: impl Tx) -> Result<Vec<String>, StoreError> {
+    let rows = tx
+        .query(
+            "SELECT DISTINCT reset_schedule FROM api_keys \
+             WHERE reset_schedule IS NOT NULL AND NOT revoked",
+            &[],
+        )
+        .await?;
+    rows.iter().map(|r| r.text(0)).collect()
+}
