@@ -16,8 +16,10 @@ use crate::output;
 const MAX_BODY: u64 = 4 * 1024 * 1024;
 /// Longest server message quoted in an error line.
 const MAX_MESSAGE: usize = 300;
-/// The tutorial's quota error text, which marks a quota 429 (as opposed to throttling).
-const QUOTA_ERROR_TEXT: &str = "Request limit exceeded";
+/// The problem type of a quota or burst 429 (the IETF ratelimit draft's registered type).
+const QUOTA_EXCEEDED_TYPE: &str = "https://iana.org/assignments/http-problem-types#quota-exceeded";
+/// The problem type of a 429 for too many failed authentications from one address.
+const THROTTLED_TYPE: &str = "tag:prime-api,2026:problems/throttled";
 
 /// Every way the client can fail. Exit codes are decided here, in [`ClientError::exit_code`],
 /// and nowhere else.
@@ -137,9 +139,36 @@ impl ClientError {
     }
 }
 
+/// Which limit a 429 is about, from the problem's `type` (never from its text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The key's quota for the period.
+    Quota,
+    /// The key's burst (requests per second or minute).
+    Burst,
+    /// Too many failed authentications from this address.
+    Throttled,
+    /// A 429 of another kind (or from a server that does not say).
+    Other,
+}
+
+impl Limit {
+    /// Read it from a problem's `type` and `violated-policies`.
+    fn of(problem_type: Option<&str>, policies: &[String]) -> Limit {
+        match problem_type {
+            Some(QUOTA_EXCEEDED_TYPE) if policies.iter().any(|p| p == "burst") => Limit::Burst,
+            Some(QUOTA_EXCEEDED_TYPE) => Limit::Quota,
+            Some(THROTTLED_TYPE) => Limit::Throttled,
+            _ => Limit::Other,
+        }
+    }
+}
+
 /// The details of a 429.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exhausted {
+    /// Which limit was hit.
+    pub limit: Limit,
     /// The server's `error` text.
     pub message: String,
     /// `Retry-After`, in seconds.
@@ -153,6 +182,7 @@ pub struct Exhausted {
 impl std::fmt::Display for Exhausted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&quota_message(
+            self.limit,
             &self.message,
             self.retry_after,
             self.quota.as_ref(),
@@ -168,18 +198,19 @@ fn retry_hint(retry_after: Option<u64>) -> String {
 }
 
 fn quota_message(
+    limit: Limit,
     message: &str,
     retry_after: Option<u64>,
     quota: Option<&Quota>,
     note: Option<&str>,
 ) -> String {
-    let mut text = if message.contains(QUOTA_ERROR_TEXT) || message.is_empty() {
-        match quota.and_then(|q| q.limit) {
-            Some(limit) => format!("quota exhausted: all {limit} requests of this key are used"),
-            None => "quota exhausted for this key".to_string(),
+    let mut text = match (limit, quota.and_then(|q| q.limit)) {
+        (Limit::Quota, Some(n)) => {
+            format!("quota exhausted: all {n} requests of this key are used")
         }
-    } else {
-        format!("too many requests: {message}")
+        (Limit::Quota, None) => "quota exhausted for this key".to_string(),
+        (Limit::Burst, _) => format!("rate limited: {message}"),
+        (Limit::Throttled | Limit::Other, _) => format!("too many requests: {message}"),
     };
     let reset = quota
         .and_then(output::reset_phrase)
@@ -569,12 +600,14 @@ impl Api {
         body: &str,
         number: Option<&Number>,
     ) -> ClientError {
-        let message = problem_message(body, status);
+        let problem = Problem::parse(body, status);
+        let message = problem.message;
         match status.as_u16() {
             401 => ClientError::Unauthorized {
                 url: self.base.clone(),
             },
             429 => ClientError::QuotaExhausted(Box::new(Exhausted {
+                limit: Limit::of(problem.kind.as_deref(), &problem.violated_policies),
                 message,
                 retry_after: retry_after(headers),
                 quota: Quota::from_headers(headers),
@@ -601,25 +634,53 @@ impl Api {
     }
 }
 
-/// The server's one-line explanation from a problem+json (or legacy `{"error": ...}`) body,
-/// else the status's reason phrase. Always one printable line of bounded length.
-fn problem_message(body: &str, status: StatusCode) -> String {
-    #[derive(Deserialize)]
-    struct Problem {
-        error: Option<String>,
-        detail: Option<String>,
-        title: Option<String>,
+/// What an error answer says: its problem `type` (and violated policies), and one line of
+/// explanation.
+#[derive(Debug, Default)]
+struct Problem {
+    kind: Option<String>,
+    violated_policies: Vec<String>,
+    message: String,
+}
+
+impl Problem {
+    /// Read a problem+json (or legacy `{"error": ...}`) body; the message falls back to the
+    /// status's reason phrase and is always one printable line of bounded length.
+    fn parse(body: &str, status: StatusCode) -> Problem {
+        #[derive(Deserialize)]
+        struct Body {
+            #[serde(rename = "type")]
+            kind: Option<String>,
+            #[serde(rename = "violated-policies", default)]
+            violated_policies: Vec<String>,
+            error: Option<String>,
+            detail: Option<String>,
+            title: Option<String>,
+        }
+        let parsed = serde_json::from_str::<Body>(body).ok();
+        let text = parsed
+            .as_ref()
+            .and_then(|p| p.error.clone().or(p.detail.clone()).or(p.title.clone()))
+            .unwrap_or_else(|| {
+                status
+                    .canonical_reason()
+                    .unwrap_or("unknown status")
+                    .to_string()
+            });
+        let (kind, violated_policies) =
+            parsed.map_or((None, Vec::new()), |p| (p.kind, p.violated_policies));
+        Problem {
+            kind,
+            violated_policies,
+            message: one_line(&text),
+        }
     }
-    let from_body = serde_json::from_str::<Problem>(body)
-        .ok()
-        .and_then(|p| p.error.or(p.detail).or(p.title));
-    let text = from_body.unwrap_or_else(|| {
-        status
-            .canonical_reason()
-            .unwrap_or("unknown status")
-            .to_string()
-    });
-    one_line(&text)
+}
+
+/// The one line of explanation of an error answer.
+#[cfg(test)]
+fn problem_message(body: &str, status: StatusCode) -> String {
+    Problem::parse(body, status).message
 }
 
 /// Control characters replaced, length bounded.
@@ -769,6 +830,7 @@ mod tests {
     #[test]
     fn exit_codes_and_messages() {
         let quota = ClientError::QuotaExhausted(Box::new(Exhausted {
+            limit: Limit::Quota,
             message: "Request limit exceeded. Please try again later.".into(),
             retry_after: Some(30),
             quota: Some(Quota {
@@ -785,6 +847,7 @@ mod tests {
             "quota exhausted: all 2 requests of this key are used; resets 2026-11-29T00:00:00Z (in 30s) (--wait waits for it)"
         );
         let throttled = ClientError::QuotaExhausted(Box::new(Exhausted {
+            limit: Limit::Throttled,
             message: "too many failed attempts".into(),
             retry_after: Some(60),
             quota: None,
@@ -808,5 +871,23 @@ mod tests {
             "server error at http://h/: HTTP 503: store unavailable (retry after 5s)"
         );
         assert!(!server.affects_only_this_number());
+    }
+
+    #[test]
+    fn the_limit_comes_from_the_type_not_the_text() {
+        let s = StatusCode::TOO_MANY_REQUESTS;
+        let of = |body: &str| {
+            let p = Problem::parse(body, s);
+            Limit::of(p.kind.as_deref(), &p.violated_policies)
+        };
+        let quota = r#"{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded","violated-policies":["quota"],"error":"anything"}"#;
+        let burst = r#"{"type":"https://iana.org/assignments/http-problem-types#quota-exceeded","violated-policies":["burst"],"error":"Request limit exceeded"}"#;
+        let throttled =
+            r#"{"type":"tag:prime-api,2026:problems/throttled","error":"Request limit exceeded"}"#;
+        assert_eq!(of(quota), Limit::Quota);
+        assert_eq!(of(burst), Limit::Burst);
+        assert_eq!(of(throttled), Limit::Throttled);
+        assert_eq!(of(r#"{"error":"Request limit exceeded"}"#), Limit::Other);
+        assert_eq!(of("<html>"), Limit::Other);
     }
 }

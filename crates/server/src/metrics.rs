@@ -86,25 +86,27 @@ impl std::fmt::Debug for ReadAtScrape {
     }
 }
 
+impl ReadAtScrape {
+    fn encode_as(
+        &self,
+        metric: impl EncodeMetric,
+        mut encoder: DescriptorEncoder<'_>,
+    ) -> Result<(), std::fmt::Error> {
+        let kind = metric.metric_type();
+        metric.encode(encoder.encode_descriptor(self.name, self.help, None, kind)?)
+    }
+}
+
 impl Collector for ReadAtScrape {
-    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+    fn encode(&self, encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
         let value = (self.read)();
         if self.counter {
-            let metric = ConstCounter::new(u64::try_from(value).unwrap_or(0));
-            metric.encode(encoder.encode_descriptor(
-                self.name,
-                self.help,
-                None,
-                metric.metric_type(),
-            )?)
+            self.encode_as(
+                ConstCounter::new(u64::try_from(value).unwrap_or(0)),
+                encoder,
+            )
         } else {
-            let metric = ConstGauge::new(value);
-            metric.encode(encoder.encode_descriptor(
-                self.name,
-                self.help,
-                None,
-                metric.metric_type(),
-            )?)
+            self.encode_as(ConstGauge::new(value), encoder)
         }
     }
 }
@@ -167,12 +169,7 @@ impl Metrics {
         help: &'static str,
         read: impl Fn() -> i64 + Send + Sync + 'static,
     ) {
-        self.registry.register_collector(Box::new(ReadAtScrape {
-            name,
-            help,
-            read: Box::new(read),
-            counter: false,
-        }));
+        self.read_at_scrape(name, help, Box::new(read), false);
     }
 
     /// Export `read()` as a counter (`name` gets the `_total` suffix), read at each scrape.
@@ -182,12 +179,24 @@ impl Metrics {
         help: &'static str,
         read: impl Fn() -> u64 + Send + Sync + 'static,
     ) {
-        self.registry.register_collector(Box::new(ReadAtScrape {
+        let read = move || i64::try_from(read()).unwrap_or(i64::MAX);
+        self.read_at_scrape(name, help, Box::new(read), true);
+    }
+
+    fn read_at_scrape(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        read: Box<dyn Fn() -> i64 + Send + Sync>,
+        counter: bool,
+    ) {
+        let collector = ReadAtScrape {
             name,
             help,
-            read: Box::new(move || i64::try_from(read()).unwrap_or(i64::MAX)),
-            counter: true,
-        }));
+            read,
+            counter,
+        };
+        self.registry.register_collector(Box::new(collector));
     }
 
     /// Count one answered request.

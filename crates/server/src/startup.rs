@@ -15,6 +15,7 @@ use chrono::Utc;
 
 use crate::cpu_pool::CpuPool;
 use crate::domain::keys::{self, RngError};
+use crate::domain::quota::KeyState;
 use crate::domain::schedule::{ScheduleError, Schedules};
 use crate::http::auth::AuthThrottle;
 use crate::http::{AppState, middleware, routes};
@@ -85,9 +86,7 @@ pub async fn ensure_initial_key(store: &Store, limit: u64) -> Result<Option<Stri
         name: "default".to_owned(),
         prefix: key.display_prefix.clone(),
         hash: key.hash,
-        limit,
-        reset_schedule: None,
-        expires_at: None,
+        state: KeyState::new(limit, None, None),
         now: Utc::now().timestamp(),
     };
     let Some(id) = store.create_first_key(&new).await? else {
@@ -188,6 +187,33 @@ fn metrics_server(
     Ok((server, local))
 }
 
+/// The public HTTP server on `listener` (HTTPS with `tls`), not yet awaited.
+fn http_server(
+    settings: &ServeSettings,
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    tls: Option<rustls::ServerConfig>,
+) -> std::io::Result<Server> {
+    let metrics_on_main = settings.metrics_bind.is_none();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(DefaultHeaders::new().add((CACHE_CONTROL, HeaderValue::from_static("no-store"))))
+            .wrap(from_fn(middleware::observe))
+            .configure(|cfg| routes::configure(cfg, metrics_on_main))
+    })
+    .workers(settings.workers.max(1))
+    .keep_alive(settings.keep_alive)
+    .client_request_timeout(settings.request_timeout)
+    .client_disconnect_timeout(std::time::Duration::from_secs(1))
+    .shutdown_timeout(settings.shutdown_timeout.as_secs());
+    Ok(match tls {
+        Some(tls) => server.listen_rustls_0_23(listener, tls)?,
+        None => server.listen(listener)?,
+    }
+    .run())
+}
+
 fn write_port_file(settings: &ServeSettings, addr: SocketAddr) -> Result<(), StartupError> {
     let Some(path) = &settings.port_file else {
         return Ok(());
@@ -226,29 +252,8 @@ impl Application {
 
         let listener = TcpListener::bind(settings.bind)?;
         let addr = listener.local_addr()?;
-        let data = state.clone();
-        let metrics_on_main = settings.metrics_bind.is_none();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .wrap(
-                    DefaultHeaders::new()
-                        .add((CACHE_CONTROL, HeaderValue::from_static("no-store"))),
-                )
-                .wrap(from_fn(middleware::observe))
-                .configure(|cfg| routes::configure(cfg, metrics_on_main))
-        })
-        .workers(settings.workers.max(1))
-        .keep_alive(settings.keep_alive)
-        .client_request_timeout(settings.request_timeout)
-        .client_disconnect_timeout(std::time::Duration::from_secs(1))
-        .shutdown_timeout(settings.shutdown_timeout.as_secs());
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let server = match tls {
-            Some(tls) => server.listen_rustls_0_23(listener, tls)?,
-            None => server.listen(listener)?,
-        }
-        .run();
+        let server = http_server(settings, state.clone(), listener, tls)?;
         let metrics = match settings.metrics_bind {
             Some(metrics_addr) => {
                 let (server, bound) = metrics_server(metrics_addr, state.clone())?;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::CommandError;
 use crate::args::KeysCommand;
 use crate::domain::keys::{self, GeneratedKey};
+use crate::domain::quota::KeyState;
 use crate::domain::schedule::rfc3339;
 use crate::store::{KeyRecord, KeyUpdate, NewKey, Store};
 
@@ -84,9 +85,7 @@ pub async fn create_key(
             name: name.to_owned(),
             prefix: key.display_prefix.clone(),
             hash: key.hash,
-            limit,
-            reset_schedule,
-            expires_at: expires_in.map(|d| expiry(now, d)),
+            state: KeyState::new(limit, reset_schedule, expires_in.map(|d| expiry(now, d))),
             now,
         })
         .await?;
@@ -190,12 +189,17 @@ async fn list(store: &Store, json: bool, now: i64) -> Result<(), CommandError> {
     Ok(())
 }
 
-async fn revoke(store: &Store, id: i64) -> Result<(), CommandError> {
-    if !store.revoke(id).await? {
+/// Say `done` on stderr when the key existed, else fail naming the id.
+fn report(found: bool, id: i64, done: &str) -> Result<(), CommandError> {
+    if !found {
         return Err(no_such(id));
     }
-    eprintln!("Revoked key {id}.");
+    eprintln!("{done} key {id}.");
     Ok(())
+}
+
+async fn revoke(store: &Store, id: i64) -> Result<(), CommandError> {
+    report(store.revoke(id).await?, id, "Revoked")
 }
 
 async fn update_key(
@@ -204,17 +208,9 @@ async fn update_key(
     update: &KeyUpdate,
     now: i64,
 ) -> Result<(), CommandError> {
-    if !store.update(id, update, now).await? {
-        return Err(no_such(id));
-    }
-    eprintln!("Updated key {id}.");
-    Ok(())
+    report(store.update(id, update, now).await?, id, "Updated")
 }
 
 async fn reset_usage(store: &Store, id: i64) -> Result<(), CommandError> {
-    if !store.reset_usage(id).await? {
-        return Err(no_such(id));
-    }
-    eprintln!("Reset usage of key {id}.");
-    Ok(())
+    report(store.reset_usage(id).await?, id, "Reset usage of")
 }

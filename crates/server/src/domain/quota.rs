@@ -43,6 +43,19 @@ pub struct KeyState {
 }
 
 impl KeyState {
+    /// A new key's state: nothing used, no period opened yet (the first use opens one), not
+    /// revoked.
+    pub fn new(limit: u64, reset_schedule: Option<String>, expires_at: Option<i64>) -> Self {
+        KeyState {
+            limit,
+            used: 0,
+            period: Period { start: 0, end: 0 },
+            reset_schedule,
+            expires_at,
+            revoked: false,
+        }
+    }
+
     /// Why the key may not be used at `now`, if it may not.
     pub fn refusal(&self, now: i64) -> Option<Refusal> {
         if self.revoked {
@@ -182,12 +195,22 @@ mod tests {
 
     fn key(limit: u64, used: u64, period: Period) -> KeyState {
         KeyState {
-            limit,
             used,
             period,
-            reset_schedule: None,
-            expires_at: None,
-            revoked: false,
+            ..KeyState::new(limit, None, None)
+        }
+    }
+
+    /// The rule's answer for `k` at `NOW` under the daily default schedule.
+    fn decide_now(k: &KeyState, demand: Demand) -> Decision {
+        decide(Some(k), demand, NOW, &schedules())
+    }
+
+    /// `(units granted, used after)` of a grant; `None` for anything else.
+    fn grant(d: Decision) -> Option<(u64, u64)> {
+        match d {
+            Decision::Granted { units, quota } => Some((units, quota.used)),
+            _ => None,
         }
     }
 
@@ -219,20 +242,12 @@ mod tests {
 
     #[test]
     fn all_or_nothing_and_up_to() {
-        let s = schedules();
         let k = key(10, 7, today());
-        assert!(matches!(
-            decide(Some(&k), Demand::Exactly(4), NOW, &s),
-            Decision::Exhausted { quota } if quota.used == 7
-        ));
-        assert!(matches!(
-            decide(Some(&k), Demand::UpTo(4), NOW, &s),
-            Decision::Granted { units: 3, quota } if quota.used == 10
-        ));
-        assert!(matches!(
-            decide(Some(&k), Demand::Exactly(0), NOW, &s),
-            Decision::Exhausted { .. }
-        ));
+        let exhausted = |d| matches!(d, Decision::Exhausted { quota } if quota.used == 7);
+        assert!(exhausted(decide_now(&k, Demand::Exactly(4))));
+        assert_eq!(grant(decide_now(&k, Demand::UpTo(4))), Some((3, 10)));
+        assert_eq!(grant(decide_now(&k, Demand::Exactly(3))), Some((3, 10)));
+        assert!(exhausted(decide_now(&k, Demand::Exactly(0))));
     }
 
     #[test]
@@ -292,18 +307,12 @@ mod tests {
             Decision::Refused(Refusal::Expired)
         );
         k.expires_at = Some(NOW + 1);
-        assert!(matches!(
-            decide(Some(&k), Demand::Exactly(1), NOW, &s),
-            Decision::Granted { .. }
-        ));
+        assert_eq!(grant(decide_now(&k, Demand::Exactly(1))), Some((1, 1)));
     }
 
     #[test]
     fn a_zero_limit_is_always_exhausted() {
-        let s = schedules();
-        assert!(matches!(
-            decide(Some(&key(0, 0, today())), Demand::UpTo(1), NOW, &s),
-            Decision::Exhausted { .. }
-        ));
+        let d = decide_now(&key(0, 0, today()), Demand::UpTo(1));
+        assert!(matches!(d, Decision::Exhausted { .. }));
     }
 }

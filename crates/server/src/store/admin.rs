@@ -15,19 +15,20 @@ const INSERT_KEY: &str = "INSERT INTO api_keys (name, prefix, key_hash, quota_li
 
 async fn insert_key(tx: &mut impl Tx, key: &NewKey) -> Result<i64, StoreError> {
     let rows = tx
-        .query(
+        .run(
             INSERT_KEY,
             &[
                 Param::Text(&key.name),
                 Param::Text(&key.prefix),
                 Param::Blob(&key.hash.0),
-                Param::Int(stored(key.limit)?),
-                Param::OptText(key.reset_schedule.as_deref()),
-                Param::OptInt(key.expires_at),
+                Param::Int(stored(key.state.limit)?),
+                Param::OptText(key.state.reset_schedule.as_deref()),
+                Param::OptInt(key.state.expires_at),
                 Param::Int(key.now),
             ],
         )
-        .await?;
+        .await?
+        .rows;
     rows.first()
         .ok_or_else(|| StoreError::Corrupt("INSERT returned no id".to_owned()))?
         .int(0)
@@ -53,7 +54,7 @@ pub(super) async fn create_first_key(
 }
 
 async fn count(tx: &mut impl Tx) -> Result<u64, StoreError> {
-    let rows = tx.query("SELECT COUNT(*) FROM api_keys", &[]).await?;
+    let rows = tx.run("SELECT COUNT(*) FROM api_keys", &[]).await?.rows;
     rows.first()
         .ok_or_else(|| StoreError::Corrupt("COUNT returned no row".to_owned()))?
         .unsigned(0)
@@ -69,7 +70,7 @@ async fn keys_where(
     sql: &'static str,
     params: &[Param<'_>],
 ) -> Result<Vec<KeyRecord>, StoreError> {
-    let rows = tx.query(sql, params).await?;
+    let rows = tx.run(sql, params).await?.rows;
     rows.iter().map(|row| key_record(row, 0)).collect()
 }
 
@@ -83,33 +84,19 @@ pub(super) async fn get_key(mut tx: impl Tx, id: i64) -> Result<Option<KeyRecord
     Ok(keys_where(&mut tx, SQL, &[Param::Int(id)]).await?.pop())
 }
 
-/// Run one statement on key `id`; whether it exists.
-async fn change(
-    mut tx: impl Tx,
-    sql: &'static str,
-    params: &[Param<'_>],
-) -> Result<bool, StoreError> {
-    let changed = tx.execute(sql, params).await?;
+/// Run `sql` on key `$1 = id` and commit; whether the key exists.
+async fn change_key(mut tx: impl Tx, sql: &'static str, id: i64) -> Result<bool, StoreError> {
+    let changed = tx.run(sql, &[Param::Int(id)]).await?.changed;
     tx.commit().await?;
     Ok(changed > 0)
 }
 
 pub(super) async fn revoke(tx: impl Tx, id: i64) -> Result<bool, StoreError> {
-    change(
-        tx,
-        "UPDATE api_keys SET revoked = TRUE WHERE id = $1",
-        &[Param::Int(id)],
-    )
-    .await
+    change_key(tx, "UPDATE api_keys SET revoked = TRUE WHERE id = $1", id).await
 }
 
 pub(super) async fn reset_usage(tx: impl Tx, id: i64) -> Result<bool, StoreError> {
-    change(
-        tx,
-        "UPDATE api_keys SET used = 0 WHERE id = $1",
-        &[Param::Int(id)],
-    )
-    .await
+    change_key(tx, "UPDATE api_keys SET used = 0 WHERE id = $1", id).await
 }
 
 pub(super) async fn update(
@@ -120,19 +107,19 @@ pub(super) async fn update(
     now: i64,
 ) -> Result<bool, StoreError> {
     let exists = tx
-        .query("SELECT id FROM api_keys WHERE id = $1", &[Param::Int(id)])
+        .run("SELECT id FROM api_keys WHERE id = $1", &[Param::Int(id)])
         .await?;
-    if exists.is_empty() {
+    if exists.rows.is_empty() {
         return Ok(false);
     }
     let id = Param::Int(id);
     if let Some(name) = &update.name {
         let sql = "UPDATE api_keys SET name = $2 WHERE id = $1";
-        tx.execute(sql, &[id, Param::Text(name)]).await?;
+        tx.run(sql, &[id, Param::Text(name)]).await?;
     }
     if let Some(limit) = update.limit {
         let sql = "UPDATE api_keys SET quota_limit = $2 WHERE id = $1";
-        tx.execute(sql, &[id, Param::Int(stored(limit)?)]).await?;
+        tx.run(sql, &[id, Param::Int(stored(limit)?)]).await?;
     }
     match &update.reset_schedule {
         Some(Some(schedule)) => {
@@ -148,17 +135,17 @@ pub(super) async fn update(
                 Param::Int(p.end),
                 Param::Int(now),
             ];
-            tx.execute(sql, &params).await?;
+            tx.run(sql, &params).await?;
         }
         Some(None) => {
             let sql = "UPDATE api_keys SET reset_schedule = NULL WHERE id = $1";
-            tx.execute(sql, &[id]).await?;
+            tx.run(sql, &[id]).await?;
         }
         None => {}
     }
     if let Some(expires_at) = update.expires_at {
         let sql = "UPDATE api_keys SET expires_at = $2 WHERE id = $1";
-        tx.execute(sql, &[id, Param::OptInt(expires_at)]).await?;
+        tx.run(sql, &[id, Param::OptInt(expires_at)]).await?;
     }
     tx.commit().await?;
     Ok(true)
@@ -170,12 +157,13 @@ pub(super) async fn apply_due_resets(
     now: i64,
 ) -> Result<u64, StoreError> {
     let due = tx
-        .query(
+        .run(
             "SELECT id, reset_schedule, next_reset_at FROM api_keys \
              WHERE next_reset_at <= $1 AND NOT revoked",
             &[Param::Int(now)],
         )
-        .await?;
+        .await?
+        .rows;
     let mut reset = 0;
     for row in &due {
         let (id, schedule, old_end) = (row.int(0)?, row.opt_text(1)?, row.int(2)?);
@@ -183,7 +171,7 @@ pub(super) async fn apply_due_resets(
         // Compare-and-set on the old period end: a consume that already opened the new period
         // is never undone.
         reset += tx
-            .execute(
+            .run(
                 "UPDATE api_keys SET used = 0, period_start = $3, next_reset_at = $4 \
                  WHERE id = $1 AND next_reset_at = $2 AND next_reset_at <= $5",
                 &[
@@ -194,7 +182,8 @@ pub(super) async fn apply_due_resets(
                     Param::Int(now),
                 ],
             )
-            .await?;
+            .await?
+            .changed;
     }
     tx.commit().await?;
     Ok(reset)
@@ -202,11 +191,12 @@ pub(super) async fn apply_due_resets(
 
 pub(super) async fn distinct_schedules(mut tx: impl Tx) -> Result<Vec<String>, StoreError> {
     let rows = tx
-        .query(
+        .run(
             "SELECT DISTINCT reset_schedule FROM api_keys \
              WHERE reset_schedule IS NOT NULL AND NOT revoked",
             &[],
         )
-        .await?;
+        .await?
+        .rows;
     rows.iter().map(|r| r.text(0)).collect()
 }

@@ -74,12 +74,8 @@ pub struct NewKey {
     pub prefix: String,
     /// SHA-256 of the secret.
     pub hash: KeyHash,
-    /// Units per period.
-    pub limit: u64,
-    /// Own schedule, `None` for the server default.
-    pub reset_schedule: Option<String>,
-    /// Expiry (Unix seconds).
-    pub expires_at: Option<i64>,
+    /// Its quota terms (limit, own schedule, expiry), as [`KeyState::new`] makes them.
+    pub state: KeyState,
     /// Creation time (Unix seconds).
     pub now: i64,
 }
@@ -168,9 +164,14 @@ impl Store {
         demand: Demand,
         now: i64,
     ) -> Result<Consumed, StoreError> {
+        let job = batch::ConsumeJob {
+            hash: *hash,
+            demand,
+            now,
+        };
         match self {
-            Store::Sqlite(s) => s.consume(hash, demand, now).await,
-            Store::Postgres(s) => s.consume(hash, demand, now).await,
+            Store::Sqlite(s) => s.consume(job).await,
+            Store::Postgres(s) => s.consume(job).await,
         }
     }
 

@@ -15,10 +15,11 @@ use sqlx::query::Query;
 use sqlx::{Column, Postgres, Row as _, Transaction, TypeInfo};
 
 use super::batch::{Batcher, ConsumeJob, LockedKeys, distinct_hashes, settle};
-use super::sql::{Access, KEY_BY_HASH, Param, Row, Tx, Value, key_record, select_keys, stored};
+use super::sql::{
+    Access, KEY_BY_HASH, Outcome, Param, Row, Sql, Tx, Value, key_record, select_keys, stored,
+};
 use super::{Consumed, KeyRecord, StoreError};
 use crate::domain::keys::KeyHash;
-use crate::domain::quota::Demand;
 use crate::domain::schedule::Schedules;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -207,20 +208,9 @@ impl PostgresStore {
         Ok(PgTx(self.pool.begin().await?))
     }
 
-    /// Authenticate by hash and take `demand` units, in a batch; committed before it returns.
-    pub(crate) async fn consume(
-        &self,
-        hash: &KeyHash,
-        demand: Demand,
-        now: i64,
-    ) -> Result<Consumed, StoreError> {
-        self.batcher
-            .consume(ConsumeJob {
-                hash: *hash,
-                demand,
-                now,
-            })
-            .await
+    /// Run `job` in a batch; committed before it returns.
+    pub(crate) async fn consume(&self, job: ConsumeJob) -> Result<Consumed, StoreError> {
+        self.batcher.consume(job).await
     }
 
     /// The key with this hash, whatever its state.
@@ -251,28 +241,36 @@ impl PostgresStore {
     }
 }
 
+/// Whether a statement returns rows (a query, or a change with `RETURNING`).
+fn returns_rows(sql: &str) -> bool {
+    sql.trim_start().starts_with("SELECT") || sql.contains("RETURNING")
+}
+
 /// A PostgreSQL transaction; rolled back if dropped uncommitted.
 pub(crate) struct PgTx(Transaction<'static, Postgres>);
 
 impl Tx for PgTx {
-    async fn execute(
-        &mut self,
-        sql: &'static str,
-        params: &[Param<'_>],
-    ) -> Result<u64, StoreError> {
-        let done = bind(sqlx::query(sql), params).execute(&mut *self.0).await?;
-        Ok(done.rows_affected())
-    }
-
-    async fn query(
-        &mut self,
-        sql: &'static str,
-        params: &[Param<'_>],
-    ) -> Result<Vec<Row>, StoreError> {
-        let rows = bind(sqlx::query(sql), params)
+    async fn run(&mut self, sql: Sql, params: &[Param<'_>]) -> Result<Outcome, StoreError> {
+        let query = bind(sqlx::query(sql), params);
+        if !returns_rows(sql) {
+            let done = query.execute(&mut *self.0).await?;
+            return Ok(Outcome {
+                rows: Vec::new(),
+                changed: done.rows_affected(),
+            });
+        }
+        let rows = query
             .fetch_all(&mut *self.0)
-            .await?;
-        rows.iter().map(neutral_row).collect()
+            .await?
+            .iter()
+            .map(neutral_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        let changed = if sql.trim_start().starts_with("SELECT") {
+            0
+        } else {
+            rows.len() as u64 // `… RETURNING` returns one row per changed row
+        };
+        Ok(Outcome { rows, changed })
     }
 
     async fn lock_exclusive(&mut self, lock_id: i64) -> Result<(), StoreError> {

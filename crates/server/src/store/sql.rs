@@ -52,11 +52,33 @@ fn corrupt(column: usize, what: &str) -> StoreError {
 }
 
 impl Row {
-    pub(crate) fn int(&self, i: usize) -> Result<i64, StoreError> {
+    /// Column `i`, read by `pick`; `what` names the expected kind in the error.
+    fn get<T>(
+        &self,
+        i: usize,
+        what: &str,
+        pick: impl FnOnce(&Value) -> Option<T>,
+    ) -> Result<T, StoreError> {
+        self.0.get(i).and_then(pick).ok_or_else(|| corrupt(i, what))
+    }
+
+    /// Column `i` read by `read`, or `None` when it is NULL.
+    fn nullable<T>(
+        &self,
+        i: usize,
+        read: impl FnOnce(&Self, usize) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
         match self.0.get(i) {
-            Some(Value::Int(v)) => Ok(*v),
-            _ => Err(corrupt(i, "an integer")),
+            Some(Value::Null) => Ok(None),
+            _ => read(self, i).map(Some),
         }
+    }
+
+    pub(crate) fn int(&self, i: usize) -> Result<i64, StoreError> {
+        self.get(i, "an integer", |v| match v {
+            Value::Int(v) => Some(*v),
+            _ => None,
+        })
     }
 
     pub(crate) fn unsigned(&self, i: usize) -> Result<u64, StoreError> {
@@ -64,40 +86,43 @@ impl Row {
     }
 
     pub(crate) fn opt_int(&self, i: usize) -> Result<Option<i64>, StoreError> {
-        match self.0.get(i) {
-            Some(Value::Null) => Ok(None),
-            _ => self.int(i).map(Some),
-        }
+        self.nullable(i, Self::int)
     }
 
     pub(crate) fn text(&self, i: usize) -> Result<String, StoreError> {
-        match self.0.get(i) {
-            Some(Value::Text(v)) => Ok(v.clone()),
-            _ => Err(corrupt(i, "text")),
-        }
+        self.get(i, "text", |v| match v {
+            Value::Text(v) => Some(v.clone()),
+            _ => None,
+        })
     }
 
     pub(crate) fn opt_text(&self, i: usize) -> Result<Option<String>, StoreError> {
-        match self.0.get(i) {
-            Some(Value::Null) => Ok(None),
-            _ => self.text(i).map(Some),
-        }
+        self.nullable(i, Self::text)
     }
 
     pub(crate) fn boolean(&self, i: usize) -> Result<bool, StoreError> {
-        match self.0.get(i) {
-            Some(Value::Bool(v)) => Ok(*v),
-            Some(Value::Int(v)) => Ok(*v != 0),
-            _ => Err(corrupt(i, "a boolean")),
-        }
+        self.get(i, "a boolean", |v| match v {
+            Value::Bool(v) => Some(*v),
+            Value::Int(v) => Some(*v != 0),
+            _ => None,
+        })
     }
 
     pub(crate) fn blob(&self, i: usize) -> Result<Vec<u8>, StoreError> {
-        match self.0.get(i) {
-            Some(Value::Blob(v)) => Ok(v.clone()),
-            _ => Err(corrupt(i, "bytes")),
-        }
+        self.get(i, "bytes", |v| match v {
+            Value::Blob(v) => Some(v.clone()),
+            _ => None,
+        })
     }
+}
+
+/// What a statement did: the rows it returned and the rows it changed.
+#[derive(Debug, Default)]
+pub(crate) struct Outcome {
+    /// Rows returned (`SELECT`, `… RETURNING`).
+    pub rows: Vec<Row>,
+    /// Rows inserted, updated or deleted.
+    pub changed: u64,
 }
 
 /// Whether a transaction only reads (SQLite then takes no write lock up front).
@@ -110,21 +135,17 @@ pub(crate) enum Access {
     Write,
 }
 
+/// A statement's text, written once with `$1` placeholders.
+pub(crate) type Sql = &'static str;
+
 /// A transaction of either backend. Dropping it without [`Tx::commit`] rolls it back.
 pub(crate) trait Tx: Send {
-    /// Run a statement; the number of rows it changed.
-    fn execute(
+    /// Run one statement.
+    fn run(
         &mut self,
-        sql: &'static str,
+        sql: Sql,
         params: &[Param<'_>],
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
-
-    /// Run a query; its rows.
-    fn query(
-        &mut self,
-        sql: &'static str,
-        params: &[Param<'_>],
-    ) -> impl Future<Output = Result<Vec<Row>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Outcome, StoreError>> + Send;
 
     /// Serialise this transaction with every other one that calls this (PostgreSQL: a
     /// transaction-scoped advisory lock; SQLite: the write lock it already holds).

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use prime_server::domain::keys::{self, KeyHash};
-use prime_server::domain::quota::{Decision, Demand, QuotaState, Refusal};
+use prime_server::domain::quota::{Decision, Demand, KeyState, QuotaState, Refusal};
 use prime_server::domain::schedule::Schedules;
 use prime_server::store::{
     Consumed, DatabaseUrl, KeyRecord, KeyUpdate, NewKey, PoolOptions, Store, StoreOptions,
@@ -114,9 +114,7 @@ async fn new_key(
             name: name.to_owned(),
             prefix: k.display_prefix.clone(),
             hash: k.hash,
-            limit,
-            reset_schedule: schedule.map(str::to_owned),
-            expires_at: None,
+            state: KeyState::new(limit, schedule.map(str::to_owned), None),
             now: Utc::now().timestamp(),
         })
         .await
@@ -421,9 +419,7 @@ async fn first_key_is_created_once(a: &Store, b: &Store) {
                     name: "default".into(),
                     prefix: k.display_prefix,
                     hash: k.hash,
-                    limit: 5,
-                    reset_schedule: None,
-                    expires_at: None,
+                    state: KeyState::new(5, None, None),
                     now: Utc::now().timestamp(),
                 })
                 .await
@@ -447,9 +443,7 @@ async fn first_key_is_created_once(a: &Store, b: &Store) {
             name: "default".into(),
             prefix: k.display_prefix,
             hash: k.hash,
-            limit: 5,
-            reset_schedule: None,
-            expires_at: None,
+            state: KeyState::new(5, None, None),
             now: Utc::now().timestamp(),
         })
         .await

@@ -16,8 +16,6 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::oneshot;
 
 use super::{SqliteStore, StoreError, key_by_hash};
-use crate::domain::keys::KeyHash;
-use crate::domain::quota::Demand;
 use crate::domain::schedule::Schedules;
 use crate::store::Consumed;
 use crate::store::batch::{ConsumeJob, LockedKeys, MAX_BATCH, answer, distinct_hashes, settle};
@@ -123,19 +121,8 @@ impl SqliteStore {
         self.with_writer(|conn| run_batch_on(conn, jobs, &self.inner.schedules))
     }
 
-    /// Authenticate by hash and take `demand` units, in a batch with this thread's other
-    /// consumes; committed before it returns.
-    pub(crate) async fn consume(
-        &self,
-        hash: &KeyHash,
-        demand: Demand,
-        now: i64,
-    ) -> Result<Consumed, StoreError> {
-        let job = ConsumeJob {
-            hash: *hash,
-            demand,
-            now,
-        };
+    /// Run `job` in a batch with this thread's other consumes; committed before it returns.
+    pub(crate) async fn consume(&self, job: ConsumeJob) -> Result<Consumed, StoreError> {
         let single_threaded =
             Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
         if !single_threaded {

@@ -19,7 +19,7 @@ use std::time::Duration;
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, ToSql};
 
-use super::sql::{Access, Param, Row, Tx, Value, key_record, select_keys};
+use super::sql::{Access, Outcome, Param, Row, Sql, Tx, Value, key_record, select_keys};
 use super::{KeyRecord, StoreError};
 use crate::domain::keys::KeyHash;
 use crate::domain::schedule::Schedules;
@@ -249,24 +249,16 @@ impl SqliteTx {
 }
 
 impl Tx for SqliteTx {
-    async fn execute(
-        &mut self,
-        sql: &'static str,
-        params: &[Param<'_>],
-    ) -> Result<u64, StoreError> {
-        let mut stmt = self.conn()?.prepare_cached(&sqlite_text(sql))?;
-        let changed = stmt.execute(rusqlite::params_from_iter(params))?;
-        Ok(u64::try_from(changed).unwrap_or(u64::MAX))
-    }
-
-    async fn query(
-        &mut self,
-        sql: &'static str,
-        params: &[Param<'_>],
-    ) -> Result<Vec<Row>, StoreError> {
-        let mut stmt = self.conn()?.prepare_cached(&sqlite_text(sql))?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(params), neutral_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    async fn run(&mut self, sql: Sql, params: &[Param<'_>]) -> Result<Outcome, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare_cached(&sqlite_text(sql))?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params), neutral_row)?
+            .collect::<Result<_, _>>()?;
+        Ok(Outcome {
+            rows,
+            changed: conn.changes(),
+        })
     }
 
     async fn lock_exclusive(&mut self, _lock_id: i64) -> Result<(), StoreError> {
