@@ -103,25 +103,14 @@ pub async fn ensure_initial_key(store: &Store, limit: u64) -> Result<Option<Stri
     Ok(Some(key.display_prefix))
 }
 
-/// The shared state of the handlers, with its values exported as metrics.
-fn app_state(settings: &ServeSettings, store: Store) -> web::Data<AppState> {
-    let cpu = CpuPool::new(
-        settings.cpu.threads,
-        settings.cpu.queue,
-        settings.cpu.queue_timeout,
-    );
-    let throttle = Arc::new(AuthThrottle::new(
-        settings.auth_failures.burst,
-        settings.auth_failures.period,
-        settings.trusted_proxies.clone(),
-    ));
-    let mut metrics = Metrics::new();
+/// Export the values that live outside the registry, read at each scrape.
+fn export_scraped(metrics: &mut Metrics, cpu: &CpuPool, throttle: &Arc<AuthThrottle>) {
     let (c1, c2, c3, c4, t) = (
         cpu.clone(),
         cpu.clone(),
         cpu.clone(),
         cpu.clone(),
-        Arc::clone(&throttle),
+        Arc::clone(throttle),
     );
     metrics.gauge_fn(
         "prime_cpu_pool_queue_depth",
@@ -148,11 +137,33 @@ fn app_state(settings: &ServeSettings, store: Store) -> web::Data<AppState> {
         "Client addresses with recent failed authentications held by the throttle",
         move || gauge(t.tracked_addresses()),
     );
+    let started = Utc::now().timestamp();
+    metrics.gauge_fn(
+        "process_start_time_seconds",
+        "Start time of the process since the Unix epoch, in seconds",
+        move || started,
+    );
     metrics.counter_fn(
         "prime_log_lines_dropped",
         "Log lines dropped because the log writer's buffer was full",
         crate::telemetry::dropped_lines,
     );
+}
+
+/// The shared state of the handlers, with its values exported as metrics.
+fn app_state(settings: &ServeSettings, store: Store) -> web::Data<AppState> {
+    let cpu = CpuPool::new(
+        settings.cpu.threads,
+        settings.cpu.queue,
+        settings.cpu.queue_timeout,
+    );
+    let throttle = Arc::new(AuthThrottle::new(
+        settings.auth_failures.burst,
+        settings.auth_failures.period,
+        settings.trusted_proxies.clone(),
+    ));
+    let mut metrics = Metrics::new();
+    export_scraped(&mut metrics, &cpu, &throttle);
     web::Data::new(AppState {
         store,
         cpu,
