@@ -104,17 +104,31 @@ pub(crate) fn strong_test(
     strong_tail(ctx, dec, &mut x, &mut t)
 }
 
-/// A base for which the composite odd `n` fails the strong test. At most a quarter of the bases
-/// in `[1, n-1]` are strong liars (Monier, Rabin 1980). Small bases come first (3, 5, 7 give the
-/// shortest evidence); numbers built to fool every small base (Arnault's) then meet bases from
-/// a fixed pseudo-random sequence, each a witness with probability at least 3/4; and should 64 of
-/// those all be liars, the scan of 3, 4, 5, ... that follows must end by `n/4 + 3`.
-pub(crate) fn find_witness(ctx: &MontCtx, dec: &Decomposition) -> BigUint {
+/// How many bases [`find_witness`] tries at most: `2 ln² n` (at least 64). Under the
+/// generalised Riemann hypothesis every odd composite `n` has a strong witness below this bound
+/// (Miller 1976, with Bach's constant 2, 1990), so a search that reaches it without finding one
+/// has met a prime, not a composite.
+pub(crate) fn witness_bound(n: &BigUint) -> u64 {
+    let ln = n.bits() as f64 * std::f64::consts::LN_2;
+    (2.0 * ln * ln).ceil().max(64.0) as u64
+}
+
+/// A base for which the odd `n` fails the strong test, or `None` if none is found among the
+/// first [`witness_bound`] bases tried (then `n` is prime under the generalised Riemann
+/// hypothesis: the search never runs on without end, even if a caller's reason to believe `n`
+/// composite was wrong).
+///
+/// At most a quarter of the bases in `[1, n-1]` are strong liars of a composite (Monier, Rabin
+/// 1980). Small bases come first (3, 5, 7 give the shortest evidence); numbers built to fool
+/// every small base (Arnault's) then meet bases from a fixed pseudo-random sequence, each a
+/// witness with probability at least 3/4; should 64 of those all be liars, the bases 3, 4, 5, …
+/// are scanned up to the bound.
+pub(crate) fn find_witness(ctx: &MontCtx, dec: &Decomposition) -> Option<BigUint> {
     let mut bufs = PowBuffers::new(ctx);
     for a in [3u32, 5, 7] {
         let a = BigUint::from(a);
         if !strong_test(ctx, dec, &a, &mut bufs) {
-            return a;
+            return Some(a);
         }
     }
     let n = crate::montgomery::from_limbs(&ctx.n);
@@ -131,16 +145,18 @@ pub(crate) fn find_witness(ctx: &MontCtx, dec: &Decomposition) -> BigUint {
         let limbs: Vec<u64> = (0..ctx.len()).map(|_| splitmix()).collect();
         let a = crate::montgomery::from_limbs(&limbs) % &span + 2u32;
         if !strong_test(ctx, dec, &a, &mut bufs) {
-            return a;
+            return Some(a);
         }
     }
+    let bound = BigUint::from(witness_bound(&n)).min(&n - 2u32);
     let mut a = BigUint::from(3u32);
-    loop {
+    while a <= bound {
         if !strong_test(ctx, dec, &a, &mut bufs) {
-            return a;
+            return Some(a);
         }
         a += 1u32;
     }
+    None
 }
 
 /// A uniformly random integer in `[lo, lo + span)` (`span > 0`) from 64-bit draws by rejection.
