@@ -363,8 +363,8 @@ pub struct ApiConfig {
     pub key: String,
     /// Per-request timeout, connecting included.
     pub timeout: Duration,
-    /// Extra trusted root certificates (for servers with a private CA).
-    pub root_certificates: Vec<reqwest::Certificate>,
+    /// `--ca-cert`: the only certificates trusted (a private CA, or the server's own).
+    pub trusted: Option<crate::tls::TrustedFile>,
 }
 
 /// Parse `--url`: `http`/`https` only (a bare `host:port` gets `http://`), no query or
@@ -406,22 +406,6 @@ fn display_url(url: &Url) -> String {
     shown.to_string()
 }
 
-/// Read `--ca-cert`: every certificate in a PEM file (a bundle may hold several).
-pub fn load_ca_certificates(
-    path: &std::path::Path,
-) -> Result<Vec<reqwest::Certificate>, ClientError> {
-    let bad = |why: String| ClientError::Usage(format!("--ca-cert {}: {why}", path.display()));
-    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .map_err(|e| bad(format!("not a PEM certificate file ({})", root_cause(&e))))?;
-    if certs.is_empty() {
-        return Err(bad(
-            "no PEM certificate (-----BEGIN CERTIFICATE-----) in the file".to_string(),
-        ));
-    }
-    Ok(certs)
-}
-
 /// Install ring as the process-wide rustls crypto provider (reqwest is built without one).
 /// Idempotent: a provider already installed is kept.
 pub fn install_crypto_provider() {
@@ -433,6 +417,8 @@ pub fn install_crypto_provider() {
 pub struct Api {
     http: Client,
     base: String,
+    host: String,
+    ca_file: Option<std::path::PathBuf>,
     check_url: Url,
     time_url: Url,
     timeout: Duration,
@@ -460,8 +446,8 @@ impl Api {
             .timeout(config.timeout)
             .connect_timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none());
-        for cert in config.root_certificates {
-            builder = builder.add_root_certificate(cert);
+        if let Some(trusted) = &config.trusted {
+            builder = builder.tls_backend_preconfigured(trusted.client_config()?);
         }
         let http = builder.build().map_err(|e| {
             ClientError::Usage(format!("cannot set up the HTTP client: {}", root_cause(&e)))
@@ -477,6 +463,8 @@ impl Api {
             check_url: route("check-prime")?,
             time_url: route("get-current-time")?,
             base: display_url(&config.base_url),
+            host: config.base_url.host_str().unwrap_or_default().to_owned(),
+            ca_file: config.trusted.as_ref().map(|t| t.path().to_owned()),
             http,
             timeout: config.timeout,
         })
@@ -561,9 +549,11 @@ impl Api {
         if e.is_timeout() {
             return self.timeout_error();
         }
+        let cause = crate::tls::explain(e, &self.host, self.ca_file.as_deref())
+            .unwrap_or_else(|| root_cause(e));
         ClientError::Unreachable {
             url: self.base.clone(),
-            cause: root_cause(e),
+            cause,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod api;
 pub mod cli;
 pub mod numbers;
 pub mod output;
+pub mod tls;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -199,9 +200,9 @@ impl<W: Write, E: Write> Session<'_, W, E> {
             base_url,
             key,
             timeout: self.cli.timeout,
-            root_certificates: match &self.cli.ca_cert {
-                Some(path) => api::load_ca_certificates(path)?,
-                None => Vec::new(),
+            trusted: match &self.cli.ca_cert {
+                Some(path) => Some(tls::TrustedFile::load(path)?),
+                None => None,
             },
         })?);
         Ok(())

@@ -40,6 +40,13 @@ pub struct Cli {
     )]
     pub log_format: LogFormat,
 
+    /// Log lines held for the log writer before new ones are dropped (and counted) rather than
+    /// making requests wait for a slow stderr.
+    #[arg(long, env = "PRIME_LOG_BUFFER_LINES", global = true,
+          default_value_t = crate::telemetry::DEFAULT_BUFFERED_LINES as u64,
+          value_parser = clap::value_parser!(u64).range(16..=16_777_216))]
+    pub log_buffer_lines: u64,
+
     /// What to do (default: serve).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -109,6 +116,16 @@ pub struct ServeArgs {
     #[arg(long, env = "PRIME_WORKERS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
 
+    /// Most connections open at once (default: the descriptor limit, raised to its hard
+    /// maximum at start, less what the server needs for itself).
+    #[arg(long, env = "PRIME_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: Option<u64>,
+
+    /// Time a client has to send the request body once its head has arrived, in milliseconds
+    /// (then 408 and the connection is closed).
+    #[arg(long, env = "PRIME_BODY_TIMEOUT_MS", default_value_t = 10_000, value_parser = millis())]
+    pub body_timeout_ms: u64,
+
     /// Largest request body, in bytes (64 to 67108864).
     #[arg(long, env = "PRIME_MAX_BODY_BYTES", default_value_t = settings::DEFAULT_MAX_BODY_BYTES as u64,
           value_parser = clap::value_parser!(u64).range(64..=64 * 1024 * 1024))]
@@ -158,6 +175,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PRIME_AUTH_FAILURE_PERIOD_MS", default_value_t = 3000,
           value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub auth_failure_period_ms: u64,
+
+    /// Clients (IPv4 addresses, IPv6 /64s) whose failed authentications are tracked at once;
+    /// the table has this fixed size (32 bytes a client) whatever the number of sources.
+    #[arg(long, env = "PRIME_AUTH_THROTTLE_CLIENTS", default_value_t = settings::DEFAULT_AUTH_THROTTLE_CLIENTS as u64,
+          value_parser = clap::value_parser!(u64).range(64..=4_194_304))]
+    pub auth_throttle_clients: u64,
 
     /// PostgreSQL: most connections this instance opens (1 to 10000).
     #[arg(long, env = "PRIME_DB_MAX_CONNECTIONS", default_value_t = 16,
@@ -212,8 +235,10 @@ impl TryFrom<&ServeArgs> for ServeSettings {
             limits: Limits {
                 max_bits: a.max_bits,
                 max_body_bytes: to_usize(a.max_body_bytes),
+                body_timeout: Duration::from_millis(a.body_timeout_ms),
             },
             workers: a.workers.map_or(cpus, usize::from),
+            max_connections: a.max_connections.map(to_usize),
             cpu: CpuSettings {
                 threads: a.cpu_threads.map_or(cpus, usize::from),
                 queue: to_usize(a.cpu_queue),
@@ -226,6 +251,7 @@ impl TryFrom<&ServeArgs> for ServeSettings {
             auth_failures: ThrottleSettings {
                 burst: a.auth_failure_burst,
                 period: Duration::from_millis(a.auth_failure_period_ms),
+                clients: to_usize(a.auth_throttle_clients),
             },
             pool: PoolOptions {
                 max_connections: a.db_max_connections,
@@ -234,6 +260,7 @@ impl TryFrom<&ServeArgs> for ServeSettings {
                 statement_timeout: Duration::from_millis(a.db_statement_timeout_ms),
                 idle_timeout: Duration::from_secs(a.db_idle_timeout_secs),
             },
+            check: crate::http::Check::default(),
         })
     }
 }

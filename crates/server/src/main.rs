@@ -19,7 +19,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let logs = prime_server::telemetry::init(cli.log_format);
+    let buffered = usize::try_from(cli.log_buffer_lines).unwrap_or(usize::MAX);
+    let logs = prime_server::telemetry::init(cli.log_format, buffered);
     let result = prime_server::commands::run(cli).await;
     drop(logs); // flush pending log lines before the last words
     match result {

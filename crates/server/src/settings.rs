@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::domain::schedule::DEFAULT_SCHEDULE;
-use crate::http::Limits;
+use crate::http::{Check, Limits};
 use crate::store::PoolOptions;
 
 /// Default address to listen on.
@@ -21,6 +21,10 @@ pub const DEFAULT_MAX_BITS: u64 = 8192;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// Default CPU-pool wait queue.
 pub const DEFAULT_CPU_QUEUE: usize = 64;
+/// Default longest wait for a request's body once its head has arrived.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default number of clients the failed-authentication throttle tracks at once (2 MiB).
+pub const DEFAULT_AUTH_THROTTLE_CLIENTS: usize = 65_536;
 /// Default longest wait for a CPU thread.
 pub const DEFAULT_CPU_QUEUE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default time for a client to send the request head.
@@ -61,6 +65,8 @@ pub struct ThrottleSettings {
     pub burst: u32,
     /// After the burst, one more failure per this long.
     pub period: Duration,
+    /// Clients tracked at once (the table's fixed size).
+    pub clients: usize,
 }
 
 /// Everything `serve` needs besides the database.
@@ -82,6 +88,8 @@ pub struct ServeSettings {
     pub limits: Limits,
     /// HTTP worker threads.
     pub workers: usize,
+    /// Most connections open at once (`None`: as many as the descriptor limit allows).
+    pub max_connections: Option<usize>,
     /// The CPU pool.
     pub cpu: CpuSettings,
     /// Time for a client to send the request head (then `408`).
@@ -96,6 +104,8 @@ pub struct ServeSettings {
     pub auth_failures: ThrottleSettings,
     /// PostgreSQL pool settings.
     pub pool: PoolOptions,
+    /// The primality check (tests replace it to simulate an internal failure).
+    pub check: Check,
 }
 
 /// The machine's number of CPUs (at least 1).
@@ -115,8 +125,10 @@ impl Default for ServeSettings {
             limits: Limits {
                 max_bits: DEFAULT_MAX_BITS,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+                body_timeout: DEFAULT_BODY_TIMEOUT,
             },
             workers: cpus(),
+            max_connections: None,
             cpu: CpuSettings {
                 threads: cpus(),
                 queue: DEFAULT_CPU_QUEUE,
@@ -129,8 +141,10 @@ impl Default for ServeSettings {
             auth_failures: ThrottleSettings {
                 burst: DEFAULT_AUTH_FAILURE_BURST,
                 period: DEFAULT_AUTH_FAILURE_PERIOD,
+                clients: DEFAULT_AUTH_THROTTLE_CLIENTS,
             },
             pool: PoolOptions::default(),
+            check: Check::default(),
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::domain::keys::{self, RngError};
 use crate::domain::quota::KeyState;
 use crate::domain::schedule::{ScheduleError, Schedules};
 use crate::http::auth::AuthThrottle;
+use crate::http::key_cache::KeyCache;
 use crate::http::{AppState, middleware, routes};
 use crate::metrics::Metrics;
 use crate::scheduler::ResetScheduler;
@@ -46,6 +47,9 @@ pub enum StartupError {
     /// Bad `--tls-cert`/`--tls-key`.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// A setting that cannot work on this machine.
+    #[error("{0}")]
+    Config(String),
     /// Cannot write `--port-file`.
     #[error("cannot write --port-file {path}: {reason}")]
     PortFile {
@@ -54,6 +58,36 @@ pub enum StartupError {
         /// What went wrong.
         reason: String,
     },
+}
+
+/// Keys remembered as recently valid (admission before the body).
+const KEY_CACHE_CAPACITY: usize = 10_000;
+/// Descriptors kept for the server itself (store, logs, listeners) below the descriptor limit.
+const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// Raise the soft descriptor limit to the hard one; the most connections the server may then
+/// hold so that it can never run out of descriptors.
+fn connection_cap(settings: &ServeSettings) -> Result<usize, StartupError> {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot raise the descriptor limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    };
+    let reserved = RESERVED_DESCRIPTORS + u64::from(settings.pool.max_connections);
+    let room = usize::try_from(limit.saturating_sub(reserved)).unwrap_or(usize::MAX);
+    match settings.max_connections {
+        Some(wanted) if wanted > room => Err(StartupError::Config(format!(
+            "--max-connections {wanted} is more than the descriptor limit allows ({limit} \
+             descriptors, {reserved} kept for the server: at most {room}); raise `ulimit -n`"
+        ))),
+        Some(wanted) => Ok(wanted),
+        None if room == 0 => Err(StartupError::Config(format!(
+            "the descriptor limit ({limit}) leaves no room for connections; raise `ulimit -n`"
+        ))),
+        None => Ok(room),
+    }
 }
 
 /// A built, bound, not yet awaited server.
@@ -160,6 +194,7 @@ fn app_state(settings: &ServeSettings, store: Store) -> web::Data<AppState> {
     let throttle = Arc::new(AuthThrottle::new(
         settings.auth_failures.burst,
         settings.auth_failures.period,
+        settings.auth_failures.clients,
         settings.trusted_proxies.clone(),
     ));
     let mut metrics = Metrics::new();
@@ -169,6 +204,8 @@ fn app_state(settings: &ServeSettings, store: Store) -> web::Data<AppState> {
         cpu,
         throttle,
         limits: settings.limits,
+        keys: KeyCache::new(KEY_CACHE_CAPACITY),
+        check: settings.check,
         metrics: Arc::new(metrics),
     })
 }
@@ -204,8 +241,10 @@ fn http_server(
     state: web::Data<AppState>,
     listener: TcpListener,
     tls: Option<rustls::ServerConfig>,
+    max_connections: usize,
 ) -> std::io::Result<Server> {
     let metrics_on_main = settings.metrics_bind.is_none();
+    let workers = settings.workers.max(1);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -213,7 +252,9 @@ fn http_server(
             .wrap(from_fn(middleware::observe))
             .configure(|cfg| routes::configure(cfg, metrics_on_main))
     })
-    .workers(settings.workers.max(1))
+    .workers(workers)
+    // actix counts connections per worker: split the cap so the total never exceeds it.
+    .max_connections((max_connections / workers).max(1))
     .keep_alive(settings.keep_alive)
     .client_request_timeout(settings.request_timeout)
     .client_disconnect_timeout(std::time::Duration::from_secs(1))
@@ -261,10 +302,11 @@ impl Application {
         let scheduler = ResetScheduler::start(store.clone()).await?;
         let state = app_state(settings, store);
 
+        let max_connections = connection_cap(settings)?;
         let listener = TcpListener::bind(settings.bind)?;
         let addr = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let server = http_server(settings, state.clone(), listener, tls)?;
+        let server = http_server(settings, state.clone(), listener, tls, max_connections)?;
         let metrics = match settings.metrics_bind {
             Some(metrics_addr) => {
                 let (server, bound) = metrics_server(metrics_addr, state.clone())?;
@@ -274,7 +316,7 @@ impl Application {
             None => None,
         };
         write_port_file(settings, addr)?;
-        tracing::info!(database = %database, "prime-server listening on {scheme}://{addr}");
+        tracing::info!(database = %database, max_connections, "prime-server listening on {scheme}://{addr}");
         Ok(Application {
             server,
             addr,
@@ -307,20 +349,13 @@ impl Application {
     /// Serve until SIGTERM/SIGINT (or [`ServerHandle::stop`]): in-flight requests finish, then
     /// the scheduler stops and the store closes.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
-        let throttle = Arc::clone(&self.state.throttle);
-        let pruner = tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                throttle.prune();
-            }
-        });
+        let watcher = tokio::spawn(crate::telemetry::report_dropped_lines());
         let metrics = self.metrics.map(|(server, _)| {
             let handle = server.handle();
             (handle, tokio::spawn(server))
         });
         let result = self.server.await;
-        pruner.abort();
+        watcher.abort();
         if let Some((handle, task)) = metrics {
             handle.stop(true).await;
             let _ = task.await;

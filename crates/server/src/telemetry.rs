@@ -12,8 +12,8 @@ use std::sync::OnceLock;
 use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
-/// Lines the writer holds before it drops new ones.
-const BUFFERED_LINES: usize = 128 * 1024;
+/// Lines the writer holds, by default, before it drops new ones (`--log-buffer-lines`).
+pub const DEFAULT_BUFFERED_LINES: usize = 128 * 1024;
 
 /// Keeps the log writer running; dropping it flushes what is buffered (for at most about a
 /// second).
@@ -69,10 +69,10 @@ struct Installed {
 static INSTALLED: OnceLock<Installed> = OnceLock::new();
 
 /// Install the global subscriber (once; later calls change nothing).
-pub fn init(format: LogFormat) -> Logs {
+pub fn init(format: LogFormat, buffered_lines: usize) -> Logs {
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(true)
-        .buffered_lines_limit(BUFFERED_LINES)
+        .buffered_lines_limit(buffered_lines)
         .thread_name("log-writer")
         .finish(std::io::BufWriter::with_capacity(
             64 * 1024,
@@ -98,6 +98,25 @@ pub fn dropped_lines() -> u64 {
     INSTALLED.get().map_or(0, |i| {
         u64::try_from(i.dropped.dropped_lines()).unwrap_or(u64::MAX)
     })
+}
+
+/// Every second, one warning when log lines were dropped since the last report: it reaches
+/// the log once the writer has caught up, saying how many lines are missing.
+pub async fn report_dropped_lines() {
+    let mut reported = dropped_lines();
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let now = dropped_lines();
+        if now > reported {
+            tracing::warn!(
+                dropped = now - reported,
+                total = now,
+                "the log writer could not keep up: log lines were dropped"
+            );
+            reported = now;
+        }
+    }
 }
 
 /// The fields of one request line.

@@ -39,7 +39,7 @@ impl Deref for TestApp {
 type Started = Result<(SocketAddr, Option<SocketAddr>, ServerHandle), String>;
 
 /// The settings `serve EXTRA...` would run with, on port 0 of the loopback.
-fn settings(env: &TestEnv, extra: &[&str], tls: bool) -> ServeSettings {
+pub(crate) fn settings(env: &TestEnv, extra: &[&str], tls: bool) -> ServeSettings {
     let cert = env.dir.path().join("cert.pem").display().to_string();
     let key = env.dir.path().join("key.pem").display().to_string();
     let mut args = vec!["prime-server", "serve", "--bind", "127.0.0.1:0"];
@@ -68,6 +68,15 @@ impl TestApp {
         ca_pem: Option<&str>,
     ) -> Result<TestApp, String> {
         let settings = settings(env, extra, ca_pem.is_some());
+        Self::start(env, settings, ca_pem)
+    }
+
+    /// Start the application with `settings` as given.
+    pub fn start(
+        env: &TestEnv,
+        settings: ServeSettings,
+        ca_pem: Option<&str>,
+    ) -> Result<TestApp, String> {
         let database = DatabaseUrl::parse(&env.db_url).map_err(|e| e.to_string())?;
         let (started_tx, started) = mpsc::channel::<Started>();
         let thread = std::thread::spawn(move || {

@@ -10,6 +10,7 @@ use clap::Parser;
 use prime_server::args::{Cli, Command as ServerCommand, KeysCommand};
 use prime_server::commands::keys::{create_key, list_json};
 use prime_server::domain::schedule::{DEFAULT_SCHEDULE, Schedules};
+use prime_server::settings::ServeSettings;
 use prime_server::store::{DatabaseUrl, PoolOptions, Store, StoreOptions};
 use serde_json::Value;
 
@@ -153,6 +154,15 @@ impl TestEnv {
     /// `serve` with these flags, in-process on a free port.
     pub fn spawn(&self, extra: &[&str]) -> TestApp {
         TestApp::spawn(self, extra, None)
+    }
+
+    /// `serve` with these flags, then `tweak` applied to the settings (for what no flag sets,
+    /// such as a failing primality check).
+    pub fn spawn_with(&self, extra: &[&str], tweak: impl FnOnce(&mut ServeSettings)) -> TestApp {
+        let mut settings = crate::app::settings(self, extra, false);
+        tweak(&mut settings);
+        TestApp::start(self, settings, None)
+            .unwrap_or_else(|e| panic!("the app did not start: {e}"))
     }
 
     /// `serve` over HTTPS with `cert.pem`/`key.pem` of [`crate::tls`] in this env's directory;

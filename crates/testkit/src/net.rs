@@ -1,6 +1,8 @@
 //! Sockets beyond what std offers.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::time::Duration;
 
 use socket2::{Domain, Socket, Type};
 
@@ -37,4 +39,31 @@ impl Default for ClosedPort {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Connect to `addr` and send `head` (the request line and headers, without the blank line's
+/// end) followed by `body_start`: a request whose body then never comes.
+pub fn stalled_request(addr: &str, head: &str, body_start: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(format!("{head}\r\n\r\n{body_start}").as_bytes())
+        .unwrap();
+    stream
+}
+
+/// What the server sent on `stream` until it closed the connection (or the read timed out).
+pub fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Close `stream` with a reset (`SO_LINGER` 0), as a client that vanishes does.
+pub fn reset(stream: TcpStream) {
+    let socket = Socket::from(stream);
+    socket.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(socket);
 }

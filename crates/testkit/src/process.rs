@@ -68,9 +68,25 @@ impl ServerProcess {
     /// Start `prime-server serve --bind 127.0.0.1:0 --database URL --port-file F EXTRA...`
     /// with `vars` in its environment, and wait for it to listen.
     pub fn spawn(env: &TestEnv, extra: &[&str], vars: &[(&str, &str)]) -> ServerProcess {
+        Self::start(env, extra, vars, None)
+    }
+
+    /// Like [`ServerProcess::spawn`], with stderr going to `stderr` (then [`ServerProcess::logs`]
+    /// stays empty).
+    pub fn spawn_with_stderr(env: &TestEnv, extra: &[&str], stderr: Stdio) -> ServerProcess {
+        Self::start(env, extra, &[], Some(stderr))
+    }
+
+    fn start(
+        env: &TestEnv,
+        extra: &[&str],
+        vars: &[(&str, &str)],
+        stderr_to: Option<Stdio>,
+    ) -> ServerProcess {
         static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let port_file = env.dir.path().join(format!("port-{n}"));
+        let piped = stderr_to.is_none();
         let mut child = Command::new(server_binary())
             .args(["serve", "--bind", "127.0.0.1:0", "--database", &env.db_url])
             .arg("--port-file")
@@ -82,13 +98,15 @@ impl ServerProcess {
             .current_dir(env.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(stderr_to.unwrap_or_else(Stdio::piped))
             .spawn()
             .unwrap();
         let stdout = Arc::new(Mutex::new(String::new()));
         let stderr = Arc::new(Mutex::new(String::new()));
         collect(child.stdout.take().unwrap(), Arc::clone(&stdout));
-        collect(child.stderr.take().unwrap(), Arc::clone(&stderr));
+        if piped {
+            collect(child.stderr.take().unwrap(), Arc::clone(&stderr));
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         let addr = loop {
             if let Ok(text) = std::fs::read_to_string(&port_file) {

@@ -39,6 +39,24 @@ pub fn write_self_signed(dir: &Path) -> String {
     cert.pem()
 }
 
+/// Write a self-signed certificate marked as a CA (`CA:TRUE`, as OpenSSL 3's `req -x509` makes
+/// them) for `localhost` and `127.0.0.1`, used as the server's own, to `dir/cert.pem` and its key
+/// to `dir/key.pem`; the certificate (PEM).
+pub fn write_self_signed_ca(dir: &Path) -> String {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    cert.pem()
+}
+
 /// A client that trusts only `ca_pem`.
 pub fn client_trusting(ca_pem: &str) -> Client {
     let _ = rustls::crypto::ring::default_provider().install_default();

@@ -67,6 +67,8 @@ impl Server {
     /// A server with extra `serve` flags.
     pub fn start_with(extra: &[&str]) -> Server {
         let env = TestEnv::new();
+        // A store with a key already: the server then prints no first key of its own.
+        let _ = env.create_key("first", &[]);
         let app = env.spawn(extra);
         Server::new(env, app)
     }
@@ -75,6 +77,7 @@ impl Server {
     /// directory; `write` returns the certificate its clients must trust.
     pub fn start_tls(write: impl FnOnce(&Path) -> String) -> (Server, String) {
         let env = TestEnv::new();
+        let _ = env.create_key("first", &[]);
         let trusted = write(env.dir.path());
         let app = env.spawn_tls(&[], &trusted);
         (Server::new(env, app), trusted)

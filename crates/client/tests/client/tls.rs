@@ -77,6 +77,18 @@ fn untrusted_certificate_is_refused() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(5), "{out:?}");
+    // Explained in words (which name, which file, what to do), not a debug dump.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is not signed by the certificates in --ca-cert")
+            && err.contains(other_ca.to_str().unwrap())
+            && err.contains("localhost"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("Other(") && !err.contains("OtherError"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -114,4 +126,71 @@ fn self_signed_server_certificate_as_its_own_ca_cert() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     assert_eq!(lines(&out.stdout), ["15 is not prime (factor 3)"]);
+}
+
+/// The self-signed certificate OpenSSL 3 makes (`CA:TRUE`, used as the server's own) is accepted
+/// when it is the one in `--ca-cert`, as curl accepts it; another such certificate is refused
+/// with an explanation.
+#[test]
+fn openssl_style_self_signed_ca_certificate_is_pinned() {
+    let make = |dir: &std::path::Path| -> String {
+        let have_openssl = std::process::Command::new("openssl")
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if have_openssl {
+            let status = std::process::Command::new("openssl")
+                .args([
+                    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                ])
+                .args([
+                    "-subj",
+                    "/CN=localhost",
+                    "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                ])
+                .arg("-keyout")
+                .arg(dir.join("key.pem"))
+                .arg("-out")
+                .arg(dir.join("cert.pem"))
+                .output()
+                .unwrap();
+            assert!(status.status.success(), "{status:?}");
+            std::fs::read_to_string(dir.join("cert.pem")).unwrap()
+        } else {
+            eprintln!("openssl not found: making the same kind of certificate with rcgen");
+            testkit::tls::write_self_signed_ca(dir)
+        }
+    };
+    let (server, cert) = Server::start_tls(make);
+    assert!(cert.contains("BEGIN CERTIFICATE"));
+    let cert_path = server.dir().join("cert.pem").display().to_string();
+    let key = server.create_key("openssl", 10, None);
+    let out = server
+        .client(&key)
+        .args(["--ca-cert", &cert_path, "check", "15"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(lines(&out.stdout), ["15 is not prime (factor 3)"]);
+    // Another self-signed CA certificate is not this server's: refused, in words.
+    let other = tempfile::tempdir().unwrap();
+    let other_cert = other.path().join("other.pem");
+    std::fs::write(
+        &other_cert,
+        testkit::tls::write_self_signed_ca(other.path()),
+    )
+    .unwrap();
+    let out = server
+        .client(&key)
+        .args(["--ca-cert", other_cert.to_str().unwrap(), "check", "15"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("certificate") && err.contains(other_cert.to_str().unwrap()),
+        "{err}"
+    );
+    assert!(!err.contains("OtherError"), "{err}");
 }

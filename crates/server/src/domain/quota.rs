@@ -7,22 +7,21 @@
 
 use super::schedule::{Period, Schedules};
 
-/// How many units a request asks for.
+/// How many units a request asks for (or gives back).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Demand {
     /// All of them or none (a single check, a JSON batch).
     Exactly(u64),
     /// As many as are left, up to this many (the next chunk of a stream).
     UpTo(u64),
-}
-
-impl Demand {
-    /// The units asked for.
-    pub fn units(self) -> u64 {
-        match self {
-            Demand::Exactly(n) | Demand::UpTo(n) => n,
-        }
-    }
+    /// Units granted in the period ending at `period_end` whose request then failed inside the
+    /// server: given back if that period is still the key's current one.
+    GiveBack {
+        /// Units to give back.
+        units: u64,
+        /// The end of the period they were granted in.
+        period_end: i64,
+    },
 }
 
 /// What the rule needs to know of a stored key.
@@ -156,6 +155,14 @@ pub enum Decision {
     },
     /// The key may not be used at all.
     Refused(Refusal),
+    /// A [`Demand::GiveBack`]: `units` were given back (0 when the period has changed since);
+    /// `quota` is the state after it.
+    GivenBack {
+        /// Units given back.
+        units: u64,
+        /// The quota after it.
+        quota: QuotaState,
+    },
 }
 
 /// Apply the rule to `key` (`None`: no key has the presented hash).
@@ -167,6 +174,9 @@ pub fn decide(key: Option<&KeyState>, demand: Demand, now: i64, schedules: &Sche
     let Some(key) = key else {
         return Decision::Refused(Refusal::UnknownKey);
     };
+    if let Demand::GiveBack { units, period_end } = demand {
+        return give_back(key, units, period_end, now, schedules);
+    }
     if let Some(refusal) = key.refusal(now) {
         return Decision::Refused(refusal);
     }
@@ -174,7 +184,7 @@ pub fn decide(key: Option<&KeyState>, demand: Demand, now: i64, schedules: &Sche
     let left = quota.remaining();
     let units = match demand {
         Demand::Exactly(n) if n <= left => n,
-        Demand::Exactly(_) => 0,
+        Demand::Exactly(_) | Demand::GiveBack { .. } => 0,
         Demand::UpTo(n) => n.min(left),
     };
     if units == 0 {
@@ -182,6 +192,25 @@ pub fn decide(key: Option<&KeyState>, demand: Demand, now: i64, schedules: &Sche
     }
     quota.used += units;
     Decision::Granted { units, quota }
+}
+
+/// Give back units granted in the period ending at `period_end`, if it is still current (a
+/// unit of a period that has ended is not carried into the next).
+fn give_back(
+    key: &KeyState,
+    units: u64,
+    period_end: i64,
+    now: i64,
+    schedules: &Schedules,
+) -> Decision {
+    let mut quota = key.quota_at(now, schedules);
+    let units = if quota.period.end == period_end {
+        units.min(quota.used)
+    } else {
+        0
+    };
+    quota.used -= units;
+    Decision::GivenBack { units, quota }
 }
 
 #[cfg(test)]
@@ -308,6 +337,36 @@ mod tests {
         );
         k.expires_at = Some(NOW + 1);
         assert_eq!(grant(decide_now(&k, Demand::Exactly(1))), Some((1, 1)));
+    }
+
+    #[test]
+    fn units_are_given_back_within_their_period_only() {
+        let k = key(5, 3, today());
+        let back = |period_end| {
+            decide_now(
+                &k,
+                Demand::GiveBack {
+                    units: 2,
+                    period_end,
+                },
+            )
+        };
+        assert!(
+            matches!(back(DAY_END), Decision::GivenBack { units: 2, quota } if quota.used == 1)
+        );
+        // A period that has ended since: nothing to give back.
+        assert!(
+            matches!(back(DAY_START), Decision::GivenBack { units: 0, quota } if quota.used == 3)
+        );
+        // Never below zero.
+        let d = decide_now(
+            &k,
+            Demand::GiveBack {
+                units: 9,
+                period_end: DAY_END,
+            },
+        );
+        assert!(matches!(d, Decision::GivenBack { units: 3, quota } if quota.used == 0));
     }
 
     #[test]

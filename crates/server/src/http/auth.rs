@@ -1,22 +1,22 @@
-//! API-key extraction and the per-address failed-authentication throttle.
+//! API-key extraction, the failed-authentication throttle and admission before the body.
 //!
 //! The key is taken from `Authorization: <key>` (the tutorial's form), `Authorization: Bearer
 //! <key>` or `X-API-Key: <key>` — never from the query string. Its format and checksum are
-//! checked before any store lookup.
+//! checked before any store lookup. [`admit`] decides from the headers alone whether a request
+//! may go on to send its body: a throttled address, a malformed key or an unknown, revoked or
+//! expired key are answered at once, before a byte of the body is read, before any CPU place is
+//! taken and without any store write. The atomic consume still has the last word.
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::time::Duration;
 
 use actix_web::{HttpMessage, HttpRequest};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-
 use chrono::Utc;
 
 use super::middleware::{RequestId, set_key_prefix};
 use super::problem::ApiError;
 use super::state::AppState;
+use super::throttle::{Client, ThrottleTable};
 use crate::domain::keys::{self, KeyHash};
 use crate::metrics::Metrics;
 use crate::store::KeyRecord;
@@ -43,30 +43,32 @@ pub fn presented_key(req: &HttpRequest) -> Option<KeyHash> {
     key_candidate(req).and_then(keys::verify_format)
 }
 
-/// Throttles failed authentications per client address.
+/// Throttles failed authentications per client (an IPv4 address or an IPv6 /64).
 #[derive(Debug)]
 pub struct AuthThrottle {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    table: ThrottleTable,
     trusted_proxies: Vec<IpAddr>,
 }
 
 impl AuthThrottle {
-    /// `burst` failures at once, then one per `period`.
-    pub fn new(burst: u32, period: Duration, trusted_proxies: Vec<IpAddr>) -> Self {
-        let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
-        let quota = Quota::with_period(period.max(Duration::from_millis(1)))
-            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
-            .allow_burst(burst);
+    /// `burst` failures at once, then one per `period`, for about `capacity` clients at a time.
+    pub fn new(
+        burst: u32,
+        period: Duration,
+        capacity: usize,
+        trusted_proxies: Vec<IpAddr>,
+    ) -> Self {
         AuthThrottle {
-            limiter: RateLimiter::keyed(quota),
-            trusted_proxies,
+            table: ThrottleTable::new(capacity, burst, period),
+            trusted_proxies: trusted_proxies.iter().map(IpAddr::to_canonical).collect(),
         }
     }
 
     /// The client's address: the peer, or — only when the peer is a trusted proxy — the
-    /// right-most address in `X-Forwarded-For` that is not itself a trusted proxy.
+    /// right-most address in `X-Forwarded-For` that is not itself a trusted proxy. IPv4-mapped
+    /// IPv6 addresses are read as the IPv4 address they carry.
     pub fn client_addr(&self, req: &HttpRequest) -> Option<IpAddr> {
-        let peer = req.peer_addr()?.ip();
+        let peer = req.peer_addr()?.ip().to_canonical();
         if !self.trusted_proxies.contains(&peer) {
             return Some(peer);
         }
@@ -78,7 +80,7 @@ impl AuthThrottle {
             .map(str::trim)
             .collect::<Vec<_>>();
         for hop in forwarded.iter().rev() {
-            match hop.parse::<IpAddr>() {
+            match hop.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
                 Ok(ip) if self.trusted_proxies.contains(&ip) => continue,
                 Ok(ip) => return Some(ip),
                 Err(_) => return Some(peer),
@@ -87,56 +89,103 @@ impl AuthThrottle {
         Some(peer)
     }
 
+    fn throttled(
+        &self,
+        req: &HttpRequest,
+        addr: IpAddr,
+        wait: Duration,
+        metrics: &Metrics,
+    ) -> ApiError {
+        let id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
+        tracing::warn!(
+            client = %addr,
+            request_id = %id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
+            "too many failed authentications"
+        );
+        metrics.auth_throttled();
+        ApiError::AuthThrottled {
+            retry_after: wait.as_secs() + 1,
+        }
+    }
+
+    /// `429` when the request's client has failed too often already (nothing is counted).
+    pub fn gate(&self, req: &HttpRequest, metrics: &Metrics) -> Result<(), ApiError> {
+        let Some(addr) = self.client_addr(req) else {
+            return Ok(());
+        };
+        match self.table.blocked(Client::of(addr)) {
+            Some(wait) => {
+                metrics.auth_failure();
+                Err(self.throttled(req, addr, wait, metrics))
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Record one failed authentication; the error to answer with (`401`, or `429` when the
-    /// address has failed too often).
+    /// client has failed too often).
     pub fn failure(&self, req: &HttpRequest, metrics: &Metrics) -> ApiError {
         metrics.auth_failure();
         let Some(addr) = self.client_addr(req) else {
             return ApiError::Unauthorized;
         };
-        match self.limiter.check_key(&addr) {
+        match self.table.fail(Client::of(addr)) {
             Ok(()) => ApiError::Unauthorized,
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let id = req.extensions().get::<RequestId>().map(|id| id.0.clone());
-                tracing::warn!(
-                    client = %addr,
-                    request_id = %id.as_ref().and_then(|v| v.to_str().ok()).unwrap_or("-"),
-                    "too many failed authentications"
-                );
-                metrics.auth_throttled();
-                ApiError::AuthThrottled {
-                    retry_after: wait.as_secs() + 1,
-                }
-            }
+            Err(wait) => self.throttled(req, addr, wait, metrics),
         }
     }
 
-    /// Addresses the throttle holds state for (recent failures).
+    /// Clients the throttle holds a recent failure for.
     pub fn tracked_addresses(&self) -> usize {
-        self.limiter.len()
-    }
-
-    /// Forget addresses whose budget is full again (bounds memory).
-    pub fn prune(&self) {
-        self.limiter.retain_recent();
-        self.limiter.shrink_to_fit();
+        self.table.tracked()
     }
 }
 
-/// Authenticate without metering: the active key, or `401` (`429` for a throttled address).
+/// The presented key's hash; `429` first when the client has failed too often and the key is
+/// not one seen valid moments ago (such a request costs no store work), `401` when the key is
+/// missing or malformed.
+fn presented_or_refused(req: &HttpRequest, state: &AppState) -> Result<KeyHash, ApiError> {
+    let hash = presented_key(req);
+    if !hash.is_some_and(|h| state.keys.recently_valid(&h)) {
+        state.throttle.gate(req, &state.metrics)?;
+    }
+    hash.ok_or_else(|| state.throttle.failure(req, &state.metrics))
+}
+
+/// Authenticate without metering: the active key, or `401` (`429` for a throttled client).
 pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<KeyRecord, ApiError> {
-    let Some(hash) = presented_key(req) else {
-        return Err(state.throttle.failure(req, &state.metrics));
-    };
+    let hash = presented_or_refused(req, state)?;
     match state
         .store
         .authenticate(&hash, Utc::now().timestamp())
         .await?
     {
         Ok(key) => {
+            state.keys.remember(hash);
             set_key_prefix(req, key.prefix.clone());
             Ok(key)
+        }
+        Err(_) => Err(state.throttle.failure(req, &state.metrics)),
+    }
+}
+
+/// Whether a metered request may send its body: the key's hash, or the answer to give at once
+/// (`429` throttled client, `401` missing, malformed, unknown, revoked or expired key). A key
+/// seen valid moments ago (`KeyCache`) costs no store lookup.
+pub async fn admit(req: &HttpRequest, state: &AppState) -> Result<KeyHash, ApiError> {
+    let hash = presented_or_refused(req, state)?;
+    if state.keys.recently_valid(&hash) {
+        return Ok(hash);
+    }
+    match state
+        .store
+        .authenticate(&hash, Utc::now().timestamp())
+        .await?
+    {
+        Ok(key) => {
+            state.keys.remember(hash);
+            set_key_prefix(req, key.prefix);
+            Ok(hash)
         }
         Err(_) => Err(state.throttle.failure(req, &state.metrics)),
     }

@@ -4,11 +4,13 @@
 
 pub mod auth;
 pub mod headers;
+pub mod key_cache;
 pub mod middleware;
 pub mod openapi;
 pub mod problem;
 pub mod routes;
 pub mod state;
+pub mod throttle;
 
 pub use problem::ApiError;
-pub use state::{AppState, Limits};
+pub use state::{AppState, Check, Limits};

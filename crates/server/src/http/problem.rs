@@ -237,10 +237,19 @@ impl ApiError {
             ApiError::MethodNotAllowed(allow) => {
                 builder.insert_header((header::ALLOW, allow.as_str()));
             }
-            ApiError::Timeout => {
-                builder.insert_header((header::CONNECTION, "close"));
-            }
             _ => {}
+        }
+        // The body of these requests was not read (or not all of it): the connection cannot
+        // carry another request, and a client that stalls or fails to authenticate keeps no
+        // connection open.
+        if matches!(
+            self,
+            ApiError::Unauthorized
+                | ApiError::AuthThrottled { .. }
+                | ApiError::Timeout
+                | ApiError::PayloadTooLarge(_)
+        ) {
+            builder.force_close();
         }
     }
 }

@@ -68,7 +68,10 @@ pub(crate) fn settle<'a>(
                 schedules,
             );
             match (key, &decision) {
-                (Some(key), Decision::Granted { quota, .. }) => {
+                (
+                    Some(key),
+                    Decision::Granted { quota, .. } | Decision::GivenBack { quota, .. },
+                ) => {
                     key.state.used = quota.used;
                     key.state.period = quota.period;
                     key.changed = true;

@@ -438,6 +438,8 @@ fn failed_auth_is_throttled_per_address_without_touching_quotas() {
         "--auth-failure-period-ms",
         "60000",
     ]);
+    // The good key is in use from this address before the failures start.
+    assert_eq!(server.usage(&key)["used"], 0);
     let bad = "pk_notARealKeyAtAll";
     for _ in 0..3 {
         assert_eq!(

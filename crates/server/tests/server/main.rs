@@ -12,6 +12,7 @@ mod common {
 
 mod api;
 mod cli;
+mod hardening;
 mod multi_instance;
 mod nginx;
 mod operations;

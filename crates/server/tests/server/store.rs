@@ -191,7 +191,7 @@ async fn consume_is_exact_under_concurrency(store: &Store) {
                 assert_eq!(quota.remaining(), 0);
                 exhausted_count += 1;
             }
-            Decision::Refused(r) => panic!("refused: {r:?}"),
+            other => panic!("not a consume: {other:?}"),
         }
     }
     granted.sort_unstable();
@@ -522,6 +522,7 @@ async fn mixed_keys_in_one_burst_are_exact(store: &Store) {
             Decision::Granted { quota, .. } => granted[which].push(quota.used),
             Decision::Exhausted { quota } => assert_eq!(quota.remaining(), 0),
             Decision::Refused(_) => assert!(which == 3 || which == 5, "key {which}"),
+            other => panic!("not a consume: {other:?}"),
         }
     }
     for g in &mut granted {
@@ -564,6 +565,32 @@ async fn multi_unit_demands(store: &Store) {
     assert_eq!(key(store, id).await.state.used, 10);
 }
 store_test!(multi_unit_demands_, multi_unit_demands);
+
+/// A unit given back returns to the key in the same period, never below zero, and not across a
+/// period change.
+async fn units_are_given_back(store: &Store) {
+    let now = Utc::now().timestamp();
+    let (_, hash, id) = new_key(store, "refund", 5, None).await;
+    let granted = store.consume(&hash, Demand::Exactly(3), now).await.unwrap();
+    let Decision::Granted { quota, .. } = granted.decision else {
+        panic!("{granted:?}")
+    };
+    let back = |units, period_end| Demand::GiveBack { units, period_end };
+    let d = store
+        .consume(&hash, back(1, quota.period.end), now)
+        .await
+        .unwrap();
+    assert!(matches!(d.decision, Decision::GivenBack { units: 1, quota } if quota.used == 2));
+    assert_eq!(key(store, id).await.state.used, 2);
+    // Another period's unit is not taken from this one.
+    let d = store
+        .consume(&hash, back(1, quota.period.start), now)
+        .await
+        .unwrap();
+    assert!(matches!(d.decision, Decision::GivenBack { units: 0, .. }));
+    assert_eq!(key(store, id).await.state.used, 2);
+}
+store_test!(units_are_given_back_, units_are_given_back);
 
 /// On a single-threaded runtime (an actix worker) consumes are batched per thread; exact all
 /// the same, and a consume whose caller went away before its batch ran is not charged.

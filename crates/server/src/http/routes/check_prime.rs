@@ -1,7 +1,10 @@
 //! `POST /check-prime`: authenticated and metered.
 //!
-//! Order: key format → body (limit, content type) → number (400/422) → CPU slot for large
-//! numbers (503) → one atomic authenticate-and-consume (401/429) → compute → 200.
+//! Order: admission from the headers alone (throttled client 429, bad or unknown key 401: the
+//! body is never read) → content type (415) → body within `--body-timeout-ms` (408) and
+//! `--max-body-bytes` (413) → number (400/422) → CPU place for large numbers (503) → the
+//! atomic consume, which decides (401/429) → compute → 200. A unit granted for a request that
+//! then fails inside the server is given back.
 
 use actix_web::http::header;
 use actix_web::web::{BytesMut, Payload};
@@ -12,13 +15,15 @@ use primality::{Evidence, Verdict};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
+use crate::cpu_pool::PoolError;
+use crate::domain::keys::KeyHash;
 use crate::domain::number;
 use crate::domain::quota::{Decision, Demand, QuotaState};
-use crate::http::auth::presented_key;
+use crate::http::auth::admit;
 use crate::http::headers::insert_quota_headers;
 use crate::http::middleware::set_key_prefix;
 use crate::http::problem::ApiError;
-use crate::http::state::AppState;
+use crate::http::state::{AppState, Limits};
 
 /// Numbers up to this many bits are checked inline (microseconds); larger ones on the CPU pool.
 pub const INLINE_BITS: u64 = 64;
@@ -78,8 +83,22 @@ fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-/// The whole body, refused with `413` as soon as it is known to exceed `limit`.
+/// The whole body, refused with `413` as soon as it is known to exceed the byte limit, and with
+/// `408` when it has not arrived within the body timeout.
 pub async fn read_body(
+    req: &HttpRequest,
+    payload: Payload,
+    limits: &Limits,
+) -> Result<BytesMut, ApiError> {
+    tokio::time::timeout(
+        limits.body_timeout,
+        read_all(req, payload, limits.max_body_bytes),
+    )
+    .await
+    .map_err(|_| ApiError::Timeout)?
+}
+
+async fn read_all(
     req: &HttpRequest,
     mut payload: Payload,
     limit: usize,
@@ -104,16 +123,14 @@ pub async fn read_body(
     Ok(body)
 }
 
-/// Take one unit of the presented key's quota: the state after it, or `401`/`429`.
+/// Take one unit of the key's quota: the state after it, or `401`/`429`.
 async fn consume_one(
     req: &HttpRequest,
     state: &AppState,
+    hash: &KeyHash,
     now: i64,
 ) -> Result<QuotaState, ApiError> {
-    let Some(hash) = presented_key(req) else {
-        return Err(state.throttle.failure(req, &state.metrics));
-    };
-    let consumed = state.store.consume(&hash, Demand::Exactly(1), now).await?;
+    let consumed = state.store.consume(hash, Demand::Exactly(1), now).await?;
     if let Some(prefix) = consumed.prefix {
         set_key_prefix(req, prefix);
     }
@@ -123,8 +140,24 @@ async fn consume_one(
             state.metrics.quota_rejection();
             Err(ApiError::QuotaExhausted { quota, now })
         }
-        Decision::Refused(_) => Err(state.throttle.failure(req, &state.metrics)),
+        Decision::Refused(_) | Decision::GivenBack { .. } => {
+            Err(state.throttle.failure(req, &state.metrics))
+        }
     }
+}
+
+/// Give back the unit of a request that failed inside the server after it was charged, and
+/// return the failure.
+async fn give_back(state: &AppState, hash: &KeyHash, quota: &QuotaState, e: ApiError) -> ApiError {
+    let demand = Demand::GiveBack {
+        units: 1,
+        period_end: quota.period.end,
+    };
+    let now = Utc::now().timestamp();
+    if let Err(store) = state.store.consume(hash, demand, now).await {
+        tracing::error!(error = %store, "a unit charged for a failed request could not be given back");
+    }
+    e
 }
 
 /// Is `number` prime? Metered: one unit of the key's quota per `200`, nothing otherwise.
@@ -150,11 +183,9 @@ pub async fn check_prime(
     payload: Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    if presented_key(&req).is_none() {
-        return Err(state.throttle.failure(&req, &state.metrics));
-    }
+    let hash = admit(&req, &state).await?;
     check_content_type(&req)?;
-    let body = read_body(&req, payload, state.limits.max_body_bytes).await?;
+    let body = read_body(&req, payload, &state.limits).await?;
     let number = number::parse_body(&body, state.limits.max_bits)?;
     let echo = RawValue::from_string(number.echo_json())
         .map_err(|e| ApiError::Internal(format!("echo of a parsed number: {e}")))?;
@@ -166,13 +197,15 @@ pub async fn check_prime(
         None
     };
     let now = Utc::now().timestamp();
-    let quota = consume_one(&req, &state, now).await?;
+    let quota = consume_one(&req, &state, &hash, now).await?;
+    let check = state.check.0;
     let verdict = match slot {
-        Some(slot) => {
-            slot.run(move || primality::check_signed(&number.value))
-                .await?
-        }
-        None => primality::check_signed(&number.value),
+        Some(slot) => slot.run(move || check(&number.value)).await,
+        None => std::panic::catch_unwind(|| check(&number.value)).map_err(|_| PoolError::Panicked),
+    };
+    let verdict = match verdict {
+        Ok(v) => v,
+        Err(e) => return Err(give_back(&state, &hash, &quota, e.into()).await),
     };
     state.metrics.checks(bits, verdict.as_str(), 1);
     let mut builder = HttpResponse::Ok();
