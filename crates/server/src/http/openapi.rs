@@ -55,6 +55,31 @@ impl ToSchema for IntegerOfAnyLength {
     }
 }
 
+/// A verdict's wire name: one of `primality::Verdict::NAMES`, the same names the response and
+/// the metrics use.
+#[derive(Debug)]
+pub struct VerdictName;
+
+impl PartialSchema for VerdictName {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(primality::Verdict::NAMES))
+            .description(Some(
+                "`prime` (proven, n < 2^64), `probable_prime` (passed Baillie-PSW), `composite`, \
+                 or `neither` (n < 2)",
+            ))
+            .examples([serde_json::json!("composite")])
+            .into()
+    }
+}
+
+impl ToSchema for VerdictName {
+    fn name() -> Cow<'static, str> {
+        Cow::Borrowed("VerdictName")
+    }
+}
+
 /// Body of `POST /check-prime`. Other members are ignored.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documents the contract; the handler parses the raw body itself

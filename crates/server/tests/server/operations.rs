@@ -428,6 +428,11 @@ fn openapi_document_is_valid_and_lists_every_route() {
     ] {
         assert!(schemas.contains_key(name), "schema {name} missing");
     }
+    // The verdict names of the schema are the library's, the same the answers and metrics use.
+    assert_eq!(
+        doc["components"]["schemas"]["VerdictName"]["enum"],
+        serde_json::json!(primality::Verdict::NAMES)
+    );
     let check = &doc["paths"]["/check-prime"]["post"];
     for status in ["200", "400", "401", "413", "415", "422", "429", "503"] {
         assert!(

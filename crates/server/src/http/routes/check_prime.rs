@@ -37,12 +37,8 @@ pub struct CheckResponse<'a> {
     number: &'a RawValue,
     /// `true` for `prime` and `probable_prime`.
     is_prime: bool,
-    /// `prime` (proven, n < 2^64), `probable_prime` (passed Baillie-PSW), `composite`, or
-    /// `neither` (n < 2).
-    #[schema(
-        pattern = "^(prime|probable_prime|composite|neither)$",
-        example = "composite"
-    )]
+    /// The verdict's name (`primality::Verdict::as_str`).
+    #[schema(value_type = crate::http::openapi::VerdictName)]
     verdict: &'static str,
     /// A nontrivial factor of a composite, decimal.
     #[serde(skip_serializing_if = "Option::is_none")]
