@@ -69,9 +69,12 @@
 //! evidence.
 
 mod effort;
+mod factor;
 mod lucas;
+mod mont_fixed;
 mod montgomery;
 mod mr;
+mod ring;
 mod small;
 #[cfg(test)]
 mod tests;
@@ -92,6 +95,7 @@ use num_bigint::Sign;
 pub use num_bigint::{BigInt, BigUint};
 
 pub use crate::effort::Effort;
+pub use crate::factor::{Factorization, factorize, factorize_u64};
 use num_traits::{ToPrimitive, Zero};
 use rand::Rng;
 
