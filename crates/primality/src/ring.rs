@@ -2,7 +2,7 @@
 //! of limbs, any number of limbs), so the factoring methods are written once.
 //!
 //! Elements are residues in Montgomery form, passed by value: for the fixed sizes they are
-//! `Copy` arrays in registers; the dynamic ring (above [`MAX_FIXED_LIMBS`] limbs) pays one small
+//! `Copy` arrays in registers; the dynamic ring (above sixteen limbs) pays one small
 //! allocation per operation, which is cheap next to a product of that size.
 
 use std::cell::RefCell;
@@ -15,9 +15,6 @@ use num_traits::{One, Zero};
 use crate::mont_fixed::{MontN, limbs_of};
 use crate::montgomery::{MontCtx, from_limbs, to_limbs};
 use crate::small::Mont64;
-
-/// Largest limb count with a fixed-width ring; larger moduli use [`DynRing`].
-pub(crate) const MAX_FIXED_LIMBS: usize = 16;
 
 /// `gcd(x, n)` for a residue `x`, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,16 +58,14 @@ pub(crate) trait Ring {
     fn add(&self, a: &Self::Elem, b: &Self::Elem) -> Self::Elem;
     /// `a - b`.
     fn sub(&self, a: &Self::Elem, b: &Self::Elem) -> Self::Elem;
-    /// `a == 0`.
-    fn is_zero(&self, a: &Self::Elem) -> bool;
     /// Montgomery form of `x mod n`.
-    fn from_big(&self, x: &BigUint) -> Self::Elem;
+    fn residue(&self, x: &BigUint) -> Self::Elem;
     /// The plain value of `a`, in `[0, n)`.
     fn to_big(&self, a: &Self::Elem) -> BigUint;
 
     /// Montgomery form of a small `x`.
-    fn from_u64(&self, x: u64) -> Self::Elem {
-        self.from_big(&BigUint::from(x))
+    fn residue_u64(&self, x: u64) -> Self::Elem {
+        self.residue(&BigUint::from(x))
     }
 
     /// `gcd(a, n)`. A residue in Montgomery form `a R` has the same gcd with `n` as `a`, since
@@ -85,7 +80,7 @@ pub(crate) trait Ring {
         let n = self.modulus();
         let x = self.to_big(a);
         match x.modinv(&n) {
-            Some(inv) => Ok(self.from_big(&inv)),
+            Some(inv) => Ok(self.residue(&inv)),
             None => Err(Gcd::classify(x.gcd(&n), &n)),
         }
     }
@@ -158,15 +153,11 @@ impl Ring for Mont64 {
     fn sub(&self, a: &u64, b: &u64) -> u64 {
         Mont64::sub(self, *a, *b)
     }
-    #[inline(always)]
-    fn is_zero(&self, a: &u64) -> bool {
-        *a == 0
-    }
-    fn from_big(&self, x: &BigUint) -> u64 {
+    fn residue(&self, x: &BigUint) -> u64 {
         let r = x % self.n;
         self.encode(r.iter_u64_digits().next().unwrap_or(0))
     }
-    fn from_u64(&self, x: u64) -> u64 {
+    fn residue_u64(&self, x: u64) -> u64 {
         self.encode(x)
     }
     fn to_big(&self, a: &u64) -> BigUint {
@@ -212,16 +203,12 @@ impl<const N: usize> Ring for MontN<N> {
     fn sub(&self, a: &[u64; N], b: &[u64; N]) -> [u64; N] {
         MontN::sub(self, a, b)
     }
-    #[inline(always)]
-    fn is_zero(&self, a: &[u64; N]) -> bool {
-        a.iter().all(|&l| l == 0)
-    }
-    fn from_big(&self, x: &BigUint) -> [u64; N] {
+    fn residue(&self, x: &BigUint) -> [u64; N] {
         let r = x % self.modulus();
         let limbs: [u64; N] = limbs_of(&r).unwrap_or([0; N]);
         self.encode(&limbs)
     }
-    fn from_u64(&self, x: u64) -> [u64; N] {
+    fn residue_u64(&self, x: u64) -> [u64; N] {
         self.encode_u64(x)
     }
     fn to_big(&self, a: &[u64; N]) -> BigUint {
@@ -289,10 +276,7 @@ impl Ring for DynRing {
         self.ctx.sub_assign(&mut out, b);
         out
     }
-    fn is_zero(&self, a: &Vec<u64>) -> bool {
-        a.iter().all(|&l| l == 0)
-    }
-    fn from_big(&self, x: &BigUint) -> Vec<u64> {
+    fn residue(&self, x: &BigUint) -> Vec<u64> {
         self.ctx.encode_big(x)
     }
     fn to_big(&self, a: &Vec<u64>) -> BigUint {
@@ -340,8 +324,8 @@ mod tests {
     impl RingTask for Probe {
         type Output = (BigUint, BigUint, Gcd, Option<BigUint>);
         fn run<R: Ring>(self, ring: &R) -> Self::Output {
-            let a = ring.from_big(&self.0);
-            let b = ring.from_big(&self.1);
+            let a = ring.residue(&self.0);
+            let b = ring.residue(&self.1);
             let prod = ring.to_big(&ring.mul(&a, &b));
             let diff = ring.to_big(&ring.sub(&a, &ring.add(&b, &ring.one())));
             let inv = ring.inverse(&a).ok().map(|i| ring.to_big(&i));

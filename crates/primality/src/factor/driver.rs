@@ -6,7 +6,7 @@ use num_traits::{One, ToPrimitive, Zero};
 
 use super::ecm::{self, Bounds, CurveOutcome, LEVELS};
 use super::power::perfect_power;
-use super::{Factorization, pm1, rho, word};
+use super::{Factorization, pm1, rho, siqs, word};
 use crate::Effort;
 use crate::montgomery::to_limbs;
 use crate::ring::{Ring, RingTask, with_ring};
@@ -127,6 +127,9 @@ fn settle(
         Some(f) => {
             debug_assert!((&value % &f).is_zero() && !f.is_one() && f != value);
             let other = &value / &f;
+            // A rho walk that found one factor says nothing about the others: the parts get
+            // their own walks. ECM levels carry over (their curves ran modulo every factor).
+            progress.rho_done = false;
             for v in [f, other] {
                 pending.push(Part {
                     value: v,
@@ -171,12 +174,17 @@ struct Split<'a> {
 /// Rho steps before the other methods: finds most factors below about 2^28 on numbers of one
 /// or two limbs; on larger numbers an ECM curve is the cheaper way to find such factors.
 fn rho_steps(limbs: usize) -> u64 {
-    if limbs <= 2 { 1 << 15 } else { 1 << 12 }
+    if limbs <= 4 { 1 << 15 } else { 1 << 12 }
 }
 
 /// Pollard `p - 1` bounds: about the cost of one or two ECM curves at the first level.
 const PM1_B1: u64 = 20_000;
 const PM1_B2: u64 = 1_000_000;
+
+/// ECM runs on a number the quadratic sieve can take only while the level's factor size is at
+/// most this fraction of the number's digits; then the sieve is the quicker way (the ratio
+/// yafu uses, 4/13).
+const PRETEST_RATIO: f64 = 0.31;
 
 impl RingTask for Split<'_> {
     type Output = Option<BigUint>;
@@ -191,36 +199,47 @@ impl RingTask for Split<'_> {
                 return Some(f);
             }
         }
-        if !progress.pm1_done {
-            progress.pm1_done = true;
-            if let Some(f) = pm1::pm1(ring, PM1_B1, PM1_B2, effort) {
+        let sieve_max_digits = (n.bits() <= siqs::MAX_BITS)
+            .then(|| n.bits() as f64 * std::f64::consts::LOG10_2 * PRETEST_RATIO);
+        loop {
+            let level = LEVELS.get(progress.ecm_level)?;
+            if sieve_max_digits.is_some_and(|d| level.digits as f64 > d) {
+                return siqs::siqs(&n, effort);
+            }
+            if progress.ecm_level == 1 && !progress.pm1_done {
+                progress.pm1_done = true;
+                if let Some(f) = pm1::pm1(ring, PM1_B1, PM1_B2, effort) {
+                    return Some(f);
+                }
+            }
+            if let Some(f) = run_ecm_level(ring, progress, effort) {
                 return Some(f);
             }
-        }
-        run_ecm(ring, progress, effort)
-    }
-}
-
-/// ECM along the schedule from where `progress` stands, until a factor or the end of the effort.
-fn run_ecm<R: Ring>(ring: &R, progress: &mut Progress, effort: &Effort) -> Option<BigUint> {
-    let seed = ring.modulus().iter_u64_digits().next().unwrap_or(0);
-    while progress.ecm_level < LEVELS.len() {
-        let level = LEVELS[progress.ecm_level];
-        let bounds = Bounds::new(level);
-        while progress.ecm_curves < level.curves {
             if effort.is_exhausted() {
                 return None;
             }
-            let i = progress.ecm_level as u64 * 1_000_000 + progress.ecm_curves as u64;
-            progress.ecm_curves += 1;
-            match ecm::curve(ring, &bounds, ecm::sigma(seed, i), effort) {
-                CurveOutcome::Factor(f) => return Some(f),
-                CurveOutcome::Nothing => {}
-                CurveOutcome::OutOfEffort => return None,
-            }
         }
-        progress.ecm_level += 1;
-        progress.ecm_curves = 0;
     }
+}
+
+/// The remaining curves of the current ECM level; on to the next level when they are done.
+fn run_ecm_level<R: Ring>(ring: &R, progress: &mut Progress, effort: &Effort) -> Option<BigUint> {
+    let seed = ring.modulus().iter_u64_digits().next().unwrap_or(0);
+    let level = LEVELS[progress.ecm_level];
+    let bounds = Bounds::new(level);
+    while progress.ecm_curves < level.curves {
+        if effort.is_exhausted() {
+            return None;
+        }
+        let i = progress.ecm_level as u64 * 1_000_000 + progress.ecm_curves as u64;
+        progress.ecm_curves += 1;
+        match ecm::curve(ring, &bounds, ecm::sigma(seed, i), effort) {
+            CurveOutcome::Factor(f) => return Some(f),
+            CurveOutcome::Nothing => {}
+            CurveOutcome::OutOfEffort => return None,
+        }
+    }
+    progress.ecm_level += 1;
+    progress.ecm_curves = 0;
     None
 }

@@ -11,17 +11,18 @@ mod pm1;
 mod power;
 mod primes;
 mod rho;
+mod siqs;
 mod squfof;
 mod word;
 
 use std::fmt;
 
 use num_bigint::BigUint;
-use num_traits::One;
+use num_traits::{One, ToPrimitive};
 
 use crate::Effort;
-
-pub(crate) use word::quick_factor;
+use crate::mont_fixed::MontN;
+use crate::small::Mont64;
 
 /// The result of [`factorize`]: prime factors with multiplicity, and the part that was not
 /// split within the budget.
@@ -186,4 +187,22 @@ pub fn factorize(n: &BigUint, effort: Effort) -> Factorization {
 /// ```
 pub fn factorize_u64(n: u64) -> Vec<(u64, u32)> {
     word::factor_u64(n)
+}
+
+/// A nontrivial factor of the odd composite `n < 2^128` found by at most about `steps` steps of
+/// rho (one walk, a fixed constant, so the answer is reproducible), for the evidence of
+/// [`crate::check`].
+pub(crate) fn quick_factor(n: &BigUint, steps: u64) -> Option<BigUint> {
+    let unlimited = Effort::unlimited();
+    let outcome = if let Some(small) = n.to_u64() {
+        rho::brent(&Mont64::new(small), 1, steps, &unlimited)
+    } else {
+        let limbs = crate::mont_fixed::limbs_of::<2>(n)?;
+        rho::brent(&MontN::<2>::new(limbs), 1, steps, &unlimited)
+    };
+    match outcome {
+        rho::RhoOutcome::Factor(f) => Some(f),
+        _ => None,
+    }
+    .filter(|f| f < n && !f.is_one())
 }

@@ -33,7 +33,7 @@ pub(crate) fn pm1<R: Ring>(ring: &R, b1: u64, b2: u64, effort: &Effort) -> Optio
 
 /// `3^E` for `E` the product of the largest powers of the primes `<= b1` that are `<= b1`.
 fn stage1<R: Ring>(ring: &R, b1: u64, effort: &Effort) -> Option<R::Elem> {
-    let mut x = ring.from_u64(3);
+    let mut x = ring.residue_u64(3);
     let mut chunk = 1u64; // prime powers multiplied together while they fit a u64
     let mut count = 0u32;
     for p in Primes::new(2, b1 + 1) {
@@ -49,7 +49,7 @@ fn stage1<R: Ring>(ring: &R, b1: u64, effort: &Effort) -> Option<R::Elem> {
             }
         }
         count += 1;
-        if count % POLL == 0 && effort.is_exhausted() {
+        if count.is_multiple_of(POLL) && effort.is_exhausted() {
             return None;
         }
     }
@@ -80,7 +80,7 @@ fn stage2<R: Ring>(ring: &R, x: &R::Elem, b1: u64, b2: u64, effort: &Effort) -> 
         xq = ring.mul(&xq, step);
         acc = ring.mul(&acc, &ring.sub(&xq, &one));
         count += 1;
-        if count % POLL == 0 && effort.is_exhausted() {
+        if count.is_multiple_of(POLL) && effort.is_exhausted() {
             return None;
         }
     }

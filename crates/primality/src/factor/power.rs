@@ -30,7 +30,10 @@ pub(crate) fn perfect_power(n: &BigUint, min_factor_bits: u64) -> Option<(BigUin
 }
 
 fn is_small_prime(k: u32) -> bool {
-    k >= 2 && (2..).take_while(|d| d * d <= k).all(|d| k % d != 0)
+    k >= 2
+        && (2..)
+            .take_while(|d| d * d <= k)
+            .all(|d| !k.is_multiple_of(d))
 }
 
 #[cfg(test)]

@@ -81,10 +81,8 @@ impl Primes {
             self.bits[0] &= !1; // 1 is not prime
         }
         self.pos = 0;
-        if odds % 64 != 0 {
-            if let Some(last) = self.bits.last_mut() {
-                *last &= (1u64 << (odds % 64)) - 1;
-            }
+        if let (true, Some(last)) = (!odds.is_multiple_of(64), self.bits.last_mut()) {
+            *last &= (1u64 << (odds % 64)) - 1;
         }
     }
 }

@@ -30,9 +30,9 @@ pub(crate) enum RhoOutcome {
 /// Brent's rho on `ring` with the walk constant `c` (not 0 or `-2`), at most `max_steps`
 /// steps, polling `effort` between batches.
 pub(crate) fn brent<R: Ring>(ring: &R, c: u64, max_steps: u64, effort: &Effort) -> RhoOutcome {
-    let cm = ring.from_u64(c);
+    let cm = ring.residue_u64(c);
     let step = |y: &R::Elem| ring.add(&ring.sqr(y), &cm);
-    let mut y = ring.from_u64(2);
+    let mut y = ring.residue_u64(2);
     let mut q = ring.one();
     let mut steps = 0u64;
     let mut r = 1u64;

@@ -82,17 +82,7 @@ pub(crate) fn split_composite(m: u64) -> u64 {
 
 /// Last resort, never reached in the tests: the smallest odd factor by division.
 fn split_by_trial(m: u64) -> u64 {
-    (3..).step_by(2).find(|d| m % d == 0).unwrap_or(m)
-}
-
-/// A factor found cheaply by rho within `steps` steps, for the evidence of `check`.
-pub(crate) fn quick_factor(m: u64, steps: u64) -> Option<u64> {
-    let ring = Mont64::new(m);
-    match rho::brent(&ring, 1, steps, &Effort::unlimited()) {
-        rho::RhoOutcome::Factor(f) => f.iter_u64_digits().next(),
-        _ => None,
-    }
-    .filter(|&f| f > 1 && f < m)
+    (3..).step_by(2).find(|d| m.is_multiple_of(*d)).unwrap_or(m)
 }
 
 #[cfg(test)]

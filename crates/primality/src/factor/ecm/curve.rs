@@ -24,8 +24,8 @@ pub(crate) struct Curve<E> {
 /// GMP-ECM's `-sigma 0:sigma`. `Err` carries the gcd when `16 u^3 v` is not invertible (a factor,
 /// or a degenerate `sigma`).
 pub(crate) fn suyama<R: Ring>(ring: &R, sigma: u64) -> Result<Curve<R::Elem>, Gcd> {
-    let s = ring.from_u64(sigma);
-    let u = ring.sub(&ring.sqr(&s), &ring.from_u64(5));
+    let s = ring.residue_u64(sigma);
+    let u = ring.sub(&ring.sqr(&s), &ring.residue_u64(5));
     let v = ring.add(&ring.add(&s, &s), &ring.add(&s, &s));
     let u3 = ring.mul(&ring.sqr(&u), &u);
     let v3 = ring.mul(&ring.sqr(&v), &v);
@@ -33,7 +33,7 @@ pub(crate) fn suyama<R: Ring>(ring: &R, sigma: u64) -> Result<Curve<R::Elem>, Gc
     let vmu3 = ring.mul(&ring.sqr(&vmu), &vmu);
     let three_u_plus_v = ring.add(&ring.add(&ring.add(&u, &u), &u), &v);
     let num = ring.mul(&vmu3, &three_u_plus_v);
-    let den = ring.mul(&ring.mul(&u3, &v), &ring.from_u64(16));
+    let den = ring.mul(&ring.mul(&u3, &v), &ring.residue_u64(16));
     let inv = ring.inverse(&den)?;
     Ok(Curve {
         a24: ring.mul(&num, &inv),

@@ -12,7 +12,9 @@ mod stage2;
 
 use num_bigint::BigUint;
 
-use self::curve::{Point, suyama};
+#[cfg(test)]
+use self::curve::Point;
+use self::curve::suyama;
 use crate::Effort;
 use crate::factor::primes::Primes;
 use crate::ring::{Gcd, Ring};
@@ -54,7 +56,6 @@ const fn level(digits: u32, b1: u64, curves: u32) -> Level {
 /// What stage 1 and stage 2 need for one level, computed once for all its curves.
 #[derive(Debug)]
 pub(crate) struct Bounds {
-    pub(crate) level: Level,
     /// The prime powers up to `B1`, multiplied together into 64-bit scalars.
     scalars: Vec<u64>,
     plan: stage2::Plan,
@@ -79,7 +80,6 @@ impl Bounds {
         }
         scalars.push(chunk);
         Bounds {
-            level,
             scalars,
             plan: stage2::Plan::new(level.b1, level.b2),
         }
@@ -150,6 +150,7 @@ pub(crate) fn sigma(seed: u64, i: u64) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::ring::{RingTask, with_ring};
 
@@ -165,6 +166,55 @@ mod tests {
                 }
             })
         }
+    }
+
+    struct Stage1(u64, u64);
+    impl RingTask for Stage1 {
+        type Output = bool;
+        fn run<R: Ring>(self, ring: &R) -> bool {
+            match stage1_point(ring, self.0, self.1) {
+                Ok(p) => matches!(ring.gcd(&p.z), Gcd::Factor(_)),
+                Err(g) => matches!(g, Gcd::Factor(_)),
+            }
+        }
+    }
+
+    /// GMP-ECM's stage 1 (`ecm -sigma 0:S B1 1`: Suyama's curve for `S`, no stage 2) finds the
+    /// factor for exactly the same `sigma`s as ours. Skipped when `ecm` is not installed.
+    #[test]
+    fn stage_one_agrees_with_gmp_ecm() {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let p = BigUint::from(100_000_000_003u64);
+        let n = &p * ((BigUint::from(1u8) << 127u32) - 1u8);
+        let b1 = 2000;
+        let gmp = |sigma: u64| -> Option<bool> {
+            let mut child = Command::new("ecm")
+                .args(["-q", "-sigma", &format!("0:{sigma}"), &b1.to_string(), "1"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .ok()?;
+            child
+                .stdin
+                .take()?
+                .write_all(format!("{n}\n").as_bytes())
+                .ok()?;
+            let out = child.wait_with_output().ok()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            Some(text.split_whitespace().any(|w| w == p.to_string()))
+        };
+        if gmp(13).is_none() {
+            eprintln!("skipped: GMP-ECM (`ecm`) is not installed");
+            return;
+        }
+        let mut agreed_hits = 0;
+        for sigma in 6..70 {
+            let ours = with_ring(&n, Stage1(b1, sigma));
+            assert_eq!(Some(ours), gmp(sigma), "sigma = {sigma}");
+            agreed_hits += ours as u32;
+        }
+        assert!(agreed_hits >= 2, "too few hits to compare: {agreed_hits}");
     }
 
     #[test]
