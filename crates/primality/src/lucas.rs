@@ -1,6 +1,6 @@
 //! The strong Lucas test with Selfridge's parameters on multi-limb numbers.
 //!
-//! See [`crate::small::strong_lucas`] for the derivation: with `P = 1`, `Q = (1 - D)/4` we run
+//! See `crate::small::lucas::strong_lucas` for the derivation: with `P = 1`, `Q = (1 - D)/4` we run
 //! the `V`-only Lucas chain of the sequence `(P' = Q^{-1} - 2, 1)`, one squaring and one
 //! multiplication per bit, no `Q^k` bookkeeping, and read off the strong Lucas congruences
 //! exactly.

@@ -75,6 +75,12 @@ impl Divisor {
     pub(crate) fn divides(&self, x: u64) -> bool {
         x.wrapping_mul(self.inv) <= self.limit
     }
+
+    /// `x / p` for a multiple `x` of `p` (exact division is a multiplication by the inverse).
+    #[inline(always)]
+    pub(crate) fn divide_exact(&self, x: u64) -> u64 {
+        x.wrapping_mul(self.inv)
+    }
 }
 
 static U64_DIVISORS: [Divisor; U64_TRIAL_COUNT] = {
@@ -99,6 +105,11 @@ static U64_DIVISORS: [Divisor; U64_TRIAL_COUNT] = {
 #[inline]
 pub(crate) fn small_odd_factor_u64(n: u64) -> Option<u64> {
     U64_DIVISORS.iter().find(|d| d.divides(n)).map(|d| d.p)
+}
+
+/// The odd primes below [`U64_TRIAL_BOUND`], ascending, for the factorisation of a `u64`.
+pub(crate) fn u64_divisors() -> &'static [Divisor] {
+    &U64_DIVISORS
 }
 
 /// The largest prime used by multi-limb trial division.
@@ -200,6 +211,28 @@ pub(crate) fn small_odd_factor_limbs(limbs: &[u64]) -> Option<u64> {
         i += 4;
     }
     None
+}
+
+/// Every odd prime `p <= bound` (at most [`BIG_TRIAL_BOUND`]) dividing the number with these
+/// little-endian limbs, ascending, each once.
+pub(crate) fn odd_prime_divisors_limbs(limbs: &[u64], bound: u64) -> Vec<u64> {
+    let mut found = Vec::new();
+    for chunk in GROUPS.chunks(4) {
+        if chunk[0].primes[0].p > bound {
+            break;
+        }
+        let mut c = [0u64; 4];
+        for &l in limbs {
+            for (g, cg) in chunk.iter().zip(c.iter_mut()) {
+                *cg = reduce_step(*cg, l, g.m, g.neg_inv);
+            }
+        }
+        for (g, &cg) in chunk.iter().zip(c.iter()) {
+            let hits = g.primes.iter().filter(|d| d.p <= bound && d.divides(cg));
+            found.extend(hits.map(|d| d.p));
+        }
+    }
+    found
 }
 
 /// `n mod m` for a small odd `m` (no allocation): used for Jacobi symbols and square filters.
