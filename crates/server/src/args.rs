@@ -131,6 +131,11 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(64..=64 * 1024 * 1024))]
     pub max_body_bytes: u64,
 
+    /// The most time a factorisation (`"factorize": true`) may take, in milliseconds; it then
+    /// answers with the factors found and the part it could not split.
+    #[arg(long, env = "PRIME_FACTOR_TIMEOUT_MS", default_value_t = 2000, value_parser = millis())]
+    pub factor_timeout_ms: u64,
+
     /// Threads for primality checks of large numbers (default: number of CPUs; 1 to 1024).
     #[arg(long, env = "PRIME_CPU_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub cpu_threads: Option<u16>,
@@ -260,7 +265,8 @@ impl TryFrom<&ServeArgs> for ServeSettings {
                 statement_timeout: Duration::from_millis(a.db_statement_timeout_ms),
                 idle_timeout: Duration::from_secs(a.db_idle_timeout_secs),
             },
-            check: crate::http::Check::default(),
+            check: crate::domain::check::Check::default(),
+            factor_timeout: Duration::from_millis(a.factor_timeout_ms),
         })
     }
 }

@@ -5,8 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::domain::check::Check;
 use crate::domain::schedule::DEFAULT_SCHEDULE;
-use crate::http::{Check, Limits};
+use crate::http::Limits;
 use crate::store::PoolOptions;
 
 /// Default address to listen on.
@@ -25,6 +26,8 @@ pub const DEFAULT_CPU_QUEUE: usize = 64;
 pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default number of clients the failed-authentication throttle tracks at once (2 MiB).
 pub const DEFAULT_AUTH_THROTTLE_CLIENTS: usize = 65_536;
+/// Default time a factorisation may take.
+pub const DEFAULT_FACTOR_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default longest wait for a CPU thread.
 pub const DEFAULT_CPU_QUEUE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default time for a client to send the request head.
@@ -106,6 +109,8 @@ pub struct ServeSettings {
     pub pool: PoolOptions,
     /// The primality check (tests replace it to simulate an internal failure).
     pub check: Check,
+    /// The most time a factorisation (`"factorize": true`) may take.
+    pub factor_timeout: Duration,
 }
 
 /// The machine's number of CPUs (at least 1).
@@ -145,6 +150,7 @@ impl Default for ServeSettings {
             },
             pool: PoolOptions::default(),
             check: Check::default(),
+            factor_timeout: DEFAULT_FACTOR_TIMEOUT,
         }
     }
 }

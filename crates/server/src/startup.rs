@@ -14,6 +14,7 @@ use actix_web::{App, HttpServer, web};
 use chrono::Utc;
 
 use crate::cpu_pool::CpuPool;
+use crate::domain::check::Work;
 use crate::domain::keys::{self, RngError};
 use crate::domain::quota::KeyState;
 use crate::domain::schedule::{ScheduleError, Schedules};
@@ -205,7 +206,10 @@ fn app_state(settings: &ServeSettings, store: Store) -> web::Data<AppState> {
         throttle,
         limits: settings.limits,
         keys: KeyCache::new(KEY_CACHE_CAPACITY),
-        check: settings.check,
+        work: Work {
+            check: settings.check,
+            factor_budget: settings.factor_timeout,
+        },
         metrics: Arc::new(metrics),
     })
 }

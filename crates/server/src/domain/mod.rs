@@ -3,10 +3,12 @@
 //! - [`keys`]: the key format, its checksum, generation and hashing;
 //! - [`schedule`]: cron schedules and the quota periods they define;
 //! - [`quota`]: the quota rule ([`quota::decide`]): granted, exhausted or refused, and why;
-//! - [`number`]: the one parser of the integers the API accepts.
+//! - [`number`]: the one parser of the integers the API accepts, and of a check's options;
+//! - [`check`]: the work a check does (the verdict, the factors when asked).
 //!
 //! Nothing here imports another layer of the crate (see docs/architecture.md).
 
+pub mod check;
 pub mod keys;
 pub mod number;
 pub mod quota;

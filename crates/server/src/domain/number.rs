@@ -1,4 +1,4 @@
-//! The one place where `/check-prime` input is parsed.
+//! The one place where `/check-prime` input is parsed: the number and the options.
 //!
 //! `number` is read as raw JSON so integers of any length stay exact. Accepted: a JSON integer
 //! literal (`-?digits`, no fraction or exponent) or a JSON string of decimal digits with an
@@ -27,9 +27,27 @@ fn malformed(message: impl Into<String>) -> NumberError {
 }
 
 #[derive(Deserialize)]
-struct CheckRequest<'a> {
+struct CheckBody<'a> {
     #[serde(borrow)]
     number: &'a RawValue,
+    #[serde(default)]
+    factorize: bool,
+}
+
+/// What a check is asked to do besides deciding primality.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// `"factorize": true`: also find the prime factors.
+    pub factorize: bool,
+}
+
+/// A parsed `/check-prime` request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRequest {
+    /// The number.
+    pub number: Number,
+    /// The options.
+    pub options: CheckOptions,
 }
 
 /// A parsed, size-checked number and how to echo it.
@@ -69,9 +87,9 @@ fn describe(raw: &str) -> &'static str {
     }
 }
 
-/// Parse a `/check-prime` body: a JSON object with a `number` member (other members are
-/// ignored).
-pub fn parse_body(body: &[u8], max_bits: u64) -> Result<Number, NumberError> {
+/// Parse a `/check-prime` body: a JSON object with a `number` member and the optional boolean
+/// `factorize` (other members are ignored).
+pub fn parse_body(body: &[u8], max_bits: u64) -> Result<CheckRequest, NumberError> {
     // serde would also accept a JSON array for a struct; only an object is a request.
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|&b| b != b'{') {
@@ -79,7 +97,7 @@ pub fn parse_body(body: &[u8], max_bits: u64) -> Result<Number, NumberError> {
             "request body must be a JSON object like {\"number\": 17}",
         ));
     }
-    let req: CheckRequest<'_> = serde_json::from_slice(body).map_err(|e| {
+    let req: CheckBody<'_> = serde_json::from_slice(body).map_err(|e| {
         let msg = e.to_string();
         if e.is_data() {
             malformed(format!("invalid request body: {msg}"))
@@ -87,7 +105,12 @@ pub fn parse_body(body: &[u8], max_bits: u64) -> Result<Number, NumberError> {
             malformed(format!("malformed JSON: {msg}"))
         }
     })?;
-    parse_value(req.number, max_bits)
+    Ok(CheckRequest {
+        number: parse_value(req.number, max_bits)?,
+        options: CheckOptions {
+            factorize: req.factorize,
+        },
+    })
 }
 
 /// Parse one JSON value that must be an integer: a JSON integer literal of any length, or a
@@ -160,7 +183,7 @@ mod tests {
     use super::*;
 
     fn ok(body: &str) -> Number {
-        parse_body(body.as_bytes(), 8192).unwrap()
+        parse_body(body.as_bytes(), 8192).unwrap().number
     }
 
     #[test]
@@ -178,6 +201,30 @@ mod tests {
     }
 
     #[test]
+    fn options() {
+        let with = |body: &str| parse_body(body.as_bytes(), 8192).map(|r| r.options);
+        assert_eq!(with(r#"{"number": 6}"#), Ok(CheckOptions::default()));
+        assert_eq!(
+            with(r#"{"number": 6, "factorize": true}"#)
+                .unwrap()
+                .factorize,
+            true
+        );
+        assert_eq!(
+            with(r#"{"number": 6, "factorize": false}"#)
+                .unwrap()
+                .factorize,
+            false
+        );
+        for bad in [
+            r#"{"number": 6, "factorize": "yes"}"#,
+            r#"{"number": 6, "factorize": 1}"#,
+        ] {
+            assert!(matches!(with(bad), Err(NumberError::Malformed(_))), "{bad}");
+        }
+    }
+
+    #[test]
     fn size_limit() {
         let big = format!("{{\"number\": \"{}\"}}", "9".repeat(3000));
         assert!(matches!(
@@ -190,7 +237,10 @@ mod tests {
             Err(NumberError::TooLarge { max_bits: 8192 })
         ));
         let max = format!("{{\"number\": {}}}", (BigUint::from(1u8) << 8192u32) - 1u8);
-        assert_eq!(parse_body(max.as_bytes(), 8192).unwrap().bits(), 8192);
+        assert_eq!(
+            parse_body(max.as_bytes(), 8192).unwrap().number.bits(),
+            8192
+        );
     }
 
     #[test]

@@ -13,4 +13,4 @@ pub mod state;
 pub mod throttle;
 
 pub use problem::ApiError;
-pub use state::{AppState, Check, Limits};
+pub use state::{AppState, Limits};

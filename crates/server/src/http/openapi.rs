@@ -87,6 +87,10 @@ pub struct CheckRequest {
     /// The integer to check; floats, exponents, booleans, null and arrays are refused (`400`).
     #[schema(value_type = IntegerOfAnyLength)]
     number: (),
+    /// Also find the prime factors (within `--factor-timeout-ms`); adds `factors`, `complete`
+    /// and, when the time ran out, `cofactor` to the answer. Default `false`.
+    #[schema(default = false)]
+    factorize: Option<bool>,
 }
 
 /// `GET /healthz` answer.

@@ -3,11 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use primality::{BigInt, Verdict};
-
 use super::auth::AuthThrottle;
 use super::key_cache::KeyCache;
 use crate::cpu_pool::CpuPool;
+use crate::domain::check::Work;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -20,29 +19,6 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Longest wait for a request's body once its head has arrived (then `408`).
     pub body_timeout: Duration,
-}
-
-/// The primality check the server runs: `primality::check_signed`, unless a test replaces it to
-/// see how the server copes with a failure inside it.
-#[derive(Clone, Copy)]
-pub struct Check(pub fn(&BigInt) -> Verdict);
-
-impl Default for Check {
-    fn default() -> Self {
-        Check(primality::check_signed)
-    }
-}
-
-impl PartialEq for Check {
-    fn eq(&self, other: &Self) -> bool {
-        std::ptr::fn_addr_eq(self.0, other.0)
-    }
-}
-
-impl std::fmt::Debug for Check {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Check")
-    }
 }
 
 /// Shared, read-only state of every worker.
@@ -58,8 +34,8 @@ pub struct AppState {
     pub limits: Limits,
     /// Keys seen valid moments ago (admission before the body).
     pub keys: KeyCache,
-    /// The primality check.
-    pub check: Check,
+    /// How checks are done (the primality check, the factorisation budget).
+    pub work: Work,
     /// This application's metrics.
     pub metrics: Arc<Metrics>,
 }

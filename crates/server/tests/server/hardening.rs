@@ -8,8 +8,8 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use prime_server::domain::check::Check;
 use prime_server::domain::keys;
-use prime_server::http::Check;
 use serde_json::Value;
 
 use crate::common::{

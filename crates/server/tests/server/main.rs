@@ -12,6 +12,7 @@ mod common {
 
 mod api;
 mod cli;
+mod factors;
 mod hardening;
 mod multi_instance;
 mod nginx;

@@ -11,13 +11,14 @@ use actix_web::web::{BytesMut, Payload};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use futures_util::StreamExt;
-use primality::{Evidence, Verdict};
+use primality::{Evidence, Factorization, Verdict};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::cpu_pool::PoolError;
+use crate::domain::check::Outcome;
 use crate::domain::keys::KeyHash;
-use crate::domain::number;
+use crate::domain::number::{self, CheckRequest};
 use crate::domain::quota::{Decision, Demand, QuotaState};
 use crate::http::auth::admit;
 use crate::http::headers::insert_quota_headers;
@@ -25,7 +26,8 @@ use crate::http::middleware::set_key_prefix;
 use crate::http::problem::ApiError;
 use crate::http::state::{AppState, Limits};
 
-/// Numbers up to this many bits are checked inline (microseconds); larger ones on the CPU pool.
+/// Numbers up to this many bits are checked (and factored) inline, in microseconds; larger
+/// ones on the CPU pool.
 pub const INLINE_BITS: u64 = 64;
 
 /// The verdict on `number`.
@@ -47,22 +49,39 @@ pub struct CheckResponse<'a> {
     /// A Miller-Rabin witness base proving a composite, decimal.
     #[serde(skip_serializing_if = "Option::is_none")]
     witness: Option<String>,
+    /// With `"factorize": true` (numbers of at least 2): the prime factors found, ascending,
+    /// repeated by multiplicity, decimal. Factors above 2^64 are probable primes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["9020941", "47434853", "404254839687862545241277653549"]))]
+    factors: Option<Vec<String>>,
+    /// With `factors`: whether their product is the number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    complete: Option<bool>,
+    /// With `factors`, when `complete` is false: the composite part not split in time
+    /// (`factors` times `cofactor` is the number), decimal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cofactor: Option<String>,
 }
 
 impl<'a> CheckResponse<'a> {
-    /// The answer for `number` (echoed as `echo`) with verdict `verdict`.
-    pub fn new(echo: &'a RawValue, verdict: &Verdict) -> Self {
+    /// The answer for `number` (echoed as `echo`) given what the check found.
+    pub fn new(echo: &'a RawValue, outcome: &Outcome) -> Self {
+        let verdict = &outcome.verdict;
         let (factor, witness) = match verdict {
             Verdict::Composite(Evidence::Factor(f)) => (Some(f.to_string()), None),
             Verdict::Composite(Evidence::Witness(w)) => (None, Some(w.to_string())),
             _ => (None, None),
         };
+        let factors = outcome.factors.as_ref();
         CheckResponse {
             number: echo,
             is_prime: verdict.is_prime(),
             verdict: verdict.as_str(),
             factor,
             witness,
+            factors: factors.map(|f| f.primes().map(ToString::to_string).collect()),
+            complete: factors.map(Factorization::is_complete),
+            cofactor: factors.and_then(|f| f.cofactor.as_ref().map(ToString::to_string)),
         }
     }
 }
@@ -182,7 +201,7 @@ pub async fn check_prime(
     let hash = admit(&req, &state).await?;
     check_content_type(&req)?;
     let body = read_body(&req, payload, &state.limits).await?;
-    let number = number::parse_body(&body, state.limits.max_bits)?;
+    let CheckRequest { number, options } = number::parse_body(&body, state.limits.max_bits)?;
     let echo = RawValue::from_string(number.echo_json())
         .map_err(|e| ApiError::Internal(format!("echo of a parsed number: {e}")))?;
     let bits = number.bits();
@@ -194,17 +213,18 @@ pub async fn check_prime(
     };
     let now = Utc::now().timestamp();
     let quota = consume_one(&req, &state, &hash, now).await?;
-    let check = state.check.0;
-    let verdict = match slot {
-        Some(slot) => slot.run(move || check(&number.value)).await,
-        None => std::panic::catch_unwind(|| check(&number.value)).map_err(|_| PoolError::Panicked),
+    let work = state.work;
+    let outcome = match slot {
+        Some(slot) => slot.run(move || work.run(&number.value, options)).await,
+        None => std::panic::catch_unwind(|| work.run(&number.value, options))
+            .map_err(|_| PoolError::Panicked),
     };
-    let verdict = match verdict {
-        Ok(v) => v,
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
         Err(e) => return Err(give_back(&state, &hash, &quota, e.into()).await),
     };
-    state.metrics.checks(bits, verdict.as_str(), 1);
+    state.metrics.checks(bits, outcome.verdict.as_str(), 1);
     let mut builder = HttpResponse::Ok();
     insert_quota_headers(&mut builder, &quota, now);
-    Ok(builder.json(CheckResponse::new(&echo, &verdict)))
+    Ok(builder.json(CheckResponse::new(&echo, &outcome)))
 }

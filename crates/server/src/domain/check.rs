@@ -1,0 +1,98 @@
+//! The work a check does: the verdict, and the factors when they are asked for.
+
+use std::time::Duration;
+
+use num_bigint::{BigInt, Sign};
+use primality::{Effort, Factorization, Verdict};
+
+use super::number::CheckOptions;
+
+/// The primality check the server runs: `primality::check_signed`, unless a test replaces it to
+/// see how the server copes with a failure inside it.
+#[derive(Clone, Copy)]
+pub struct Check(pub fn(&BigInt) -> Verdict);
+
+impl Default for Check {
+    fn default() -> Self {
+        Check(primality::check_signed)
+    }
+}
+
+impl PartialEq for Check {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
+impl std::fmt::Debug for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Check")
+    }
+}
+
+/// How a check is done: the primality check, and the time factorisation may take.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Work {
+    /// The primality check.
+    pub check: Check,
+    /// The most time a factorisation may take before it answers with what it found.
+    pub factor_budget: Duration,
+}
+
+/// What a check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The verdict, with evidence for a composite.
+    pub verdict: Verdict,
+    /// The factors, when asked for and the number is at least 2.
+    pub factors: Option<Factorization>,
+}
+
+impl Work {
+    /// Check `n` as `options` ask.
+    pub fn run(&self, n: &BigInt, options: CheckOptions) -> Outcome {
+        let verdict = (self.check.0)(n);
+        let factors = match (options.factorize, n.sign()) {
+            (true, Sign::Plus) if n.magnitude().bits() > 1 => Some(primality::factorize(
+                n.magnitude(),
+                Effort::with_timeout(self.factor_budget),
+            )),
+            _ => None,
+        };
+        Outcome { verdict, factors }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn work() -> Work {
+        Work {
+            check: Check::default(),
+            factor_budget: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn factors_only_when_asked_and_defined() {
+        let factorize = CheckOptions { factorize: true };
+        let n: BigInt = "172983479832623897492387592384682937659382477"
+            .parse()
+            .unwrap();
+        let f = work().run(&n, factorize).factors.unwrap();
+        assert!(f.is_complete());
+        assert_eq!(f.primes().count(), 3);
+        assert_eq!(work().run(&n, CheckOptions::default()).factors, None);
+        for small in [-6, 0, 1] {
+            assert_eq!(
+                work().run(&BigInt::from(small), factorize).factors,
+                None,
+                "{small}"
+            );
+        }
+        let prime = work().run(&BigInt::from(97), factorize);
+        assert_eq!(prime.factors.unwrap().factors, vec![(97u8.into(), 1)]);
+    }
+}
