@@ -68,6 +68,8 @@
 //! independent trial division and num-bigint `modpow` Miller-Rabin, verifying every piece of
 //! evidence.
 
+mod cert;
+mod ecpp;
 mod effort;
 mod factor;
 mod lucas;
@@ -94,6 +96,8 @@ use num_bigint::Sign;
 /// ```
 pub use num_bigint::{BigInt, BigUint};
 
+pub use crate::cert::{Certificate, CertificateError, Step, StepFailure};
+pub use crate::ecpp::{ProveError, prove};
 pub use crate::effort::Effort;
 pub use crate::factor::{Factorization, factorize, factorize_u64};
 use num_traits::{ToPrimitive, Zero};

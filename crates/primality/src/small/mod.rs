@@ -12,7 +12,7 @@ mod lucas;
 mod mont64;
 mod strong;
 
-pub(crate) use arith::{gcd_u64, inv_mod_small, isqrt_u64, square_mod_64};
+pub(crate) use arith::{gcd_u64, inv_mod_small, isqrt_u64, jacobi_small, square_mod_64};
 pub(crate) use lucas::{LucasOutcome, selfridge_d, strong_lucas};
 pub(crate) use mont64::{Mont64, inv_u64};
 pub(crate) use strong::{strong_test, strong_test_base2};

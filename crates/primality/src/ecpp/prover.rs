@@ -1,0 +1,216 @@
+//! The descent: one ECPP step after another until the number is below 2^64.
+
+use num_bigint::{BigInt, BigUint};
+use num_traits::Zero;
+
+use super::ProveError;
+use super::arith::{Sqrt, big_enough, cornacchia, kronecker, pow, reduce, traces};
+use super::classpoly::{ClassPoly, table};
+use super::ec::{mul_affine, to_affine};
+use super::poly::find_root;
+use crate::cert::Step;
+use crate::montgomery::to_limbs;
+use crate::ring::{Gcd, Ring, RingTask, with_ring};
+use crate::trial::{BIG_TRIAL_BOUND, odd_prime_divisors_limbs};
+use crate::{Effort, is_prime};
+
+/// Every step from `n` (a probable prime ≥ 2^64) down to a prime below 2^64.
+pub(super) fn descend(n: &BigUint, effort: &Effort) -> Result<Vec<Step>, ProveError> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut cur = n.clone();
+    while cur.bits() > 64 {
+        let step = with_ring(
+            &cur,
+            Search {
+                n: &cur,
+                effort,
+                seed: cur.iter_u64_digits().next().unwrap_or(1),
+            },
+        )?;
+        cur = step.q();
+        steps.push(step);
+    }
+    Ok(steps)
+}
+
+/// A small deterministic generator (SplitMix64), so certificates are reproducible.
+#[derive(Debug)]
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// One step for `n`.
+struct Search<'a> {
+    n: &'a BigUint,
+    effort: &'a Effort,
+    seed: u64,
+}
+
+impl RingTask for Search<'_> {
+    type Output = Result<Step, ProveError>;
+
+    fn run<R: Ring>(self, r: &R) -> Result<Step, ProveError> {
+        let n = self.n;
+        let stuck = ProveError::NoCurve { bits: n.bits() };
+        let sq = Sqrt::new(r, n).ok_or_else(|| stuck.clone())?;
+        let mut rng = Rng(self.seed);
+        for poly in table() {
+            if self.effort.is_exhausted() {
+                return Err(ProveError::Exhausted);
+            }
+            let d = poly.d;
+            if kronecker(d, n) != 1 {
+                continue;
+            }
+            let dm = r.sub(&r.zero(), &r.residue_u64(d.unsigned_abs()));
+            let Some(root) = sq.sqrt(r, &dm) else {
+                continue;
+            };
+            let Some((t, v)) = cornacchia(n, d, &r.to_big(&root)) else {
+                continue;
+            };
+            for trace in traces(d, &t, &v) {
+                let m = BigInt::from(n.clone()) + 1u8 - &trace;
+                let Some(m) = m.to_biguint() else { continue };
+                let Some((s, q)) = split_order(&m, n) else {
+                    continue;
+                };
+                let order = Order {
+                    trace: &trace,
+                    s: &s,
+                    q: &q,
+                };
+                if let Some(step) = build_curve(r, n, poly, &order, &sq, &mut rng) {
+                    return Ok(step);
+                }
+            }
+        }
+        Err(stuck)
+    }
+}
+
+/// `m = s q` with the primes below 2^16 in `s`, when `q` is a probable prime of the right size
+/// below `n`.
+fn split_order(m: &BigUint, n: &BigUint) -> Option<(BigUint, BigUint)> {
+    let twos = m.trailing_zeros()?;
+    let mut q = m >> twos;
+    let mut s = BigUint::from(1u8) << twos;
+    let limbs = to_limbs(&q, q.iter_u64_digits().len());
+    for p in odd_prime_divisors_limbs(&limbs, BIG_TRIAL_BOUND) {
+        let p = BigUint::from(p);
+        loop {
+            let (quot, rem) = (&q / &p, &q % &p);
+            if !rem.is_zero() {
+                break;
+            }
+            q = quot;
+            s *= &p;
+        }
+        if !big_enough(&q, n) {
+            return None;
+        }
+    }
+    (big_enough(&q, n) && &q < n && is_prime(&q)).then_some((s, q))
+}
+
+/// The curve order being sought: trace, `m = s q`.
+struct Order<'a> {
+    trace: &'a BigInt,
+    s: &'a BigUint,
+    q: &'a BigUint,
+}
+
+/// The `j`-invariant of the curves with CM by `D` modulo `n` (a root of `H_D`).
+fn j_invariant<R: Ring>(
+    r: &R,
+    n: &BigUint,
+    poly: &ClassPoly,
+    sq: &Sqrt<R::Elem>,
+) -> Option<R::Elem> {
+    match poly.d {
+        -3 => Some(r.zero()),
+        -4 => Some(r.residue_u64(1728)),
+        _ => {
+            let mut f: Vec<R::Elem> = poly
+                .coeffs
+                .iter()
+                .map(|c| r.residue(&reduce(c, n)))
+                .collect();
+            f.push(r.one());
+            find_root(r, n, f, sq, 64)
+        }
+    }
+}
+
+/// A curve with CM by `D` and a point `P` with `s P ≠ O` and `m P = O`, trying the twists.
+fn build_curve<R: Ring>(
+    r: &R,
+    n: &BigUint,
+    poly: &ClassPoly,
+    order: &Order<'_>,
+    sq: &Sqrt<R::Elem>,
+    rng: &mut Rng,
+) -> Option<Step> {
+    let j = j_invariant(r, n, poly, sq)?;
+    let fixed = match poly.d {
+        -3 | -4 => None,
+        _ => {
+            // y^2 = x^3 + 3k x + 2k with k = j / (1728 - j) has j-invariant j.
+            let k = r.mul(&j, &r.inverse(&r.sub(&r.residue_u64(1728), &j)).ok()?);
+            Some((r.add(&r.add(&k, &k), &k), r.add(&k, &k)))
+        }
+    };
+    let tries = match poly.d {
+        -3 => 80,
+        -4 => 48,
+        _ => 24,
+    };
+    for _ in 0..tries {
+        let (a0, b0) = match (&fixed, poly.d) {
+            (Some(ab), _) => ab.clone(),
+            (None, -3) => (r.zero(), r.residue_u64(1 + rng.next() % 1_000_000)),
+            (None, _) => (r.residue_u64(1 + rng.next() % 1_000_000), r.zero()),
+        };
+        let x0 = r.residue_u64(rng.next());
+        // g = x0^3 + a0 x0 + b0; the twist by g, (a0 g^2, b0 g^3), has the point (x0 g, g^2).
+        let g = r.add(&r.mul(&x0, &r.add(&r.sqr(&x0), &a0)), &b0);
+        if g == r.zero() {
+            continue;
+        }
+        let g2 = r.sqr(&g);
+        let (a, b) = (r.mul(&a0, &g2), r.mul(&b0, &r.mul(&g2, &g)));
+        let (px, py) = (r.mul(&x0, &g), g2.clone());
+        let disc = r.add(
+            &r.mul(&r.residue_u64(4), &pow(r, &a, &BigUint::from(3u8))),
+            &r.mul(&r.residue_u64(27), &r.sqr(&b)),
+        );
+        if r.gcd(&disc) != Gcd::One {
+            continue;
+        }
+        let sp = mul_affine(r, &a, &px, &py, order.s);
+        let Some((qx, qy)) = to_affine(r, &sp) else {
+            continue;
+        };
+        let mp = mul_affine(r, &a, &qx, &qy, order.q);
+        if mp.z == r.zero() && r.gcd(&mp.y) == Gcd::One {
+            return Some(Step {
+                n: n.clone(),
+                t: order.trace.clone(),
+                s: order.s.clone(),
+                a: r.to_big(&a),
+                b: r.to_big(&b),
+                x: r.to_big(&px),
+                y: r.to_big(&py),
+            });
+        }
+    }
+    None
+}
