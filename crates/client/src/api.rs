@@ -14,6 +14,8 @@ use crate::output;
 
 /// Largest response body read; a prime-api answer is a few kilobytes at most.
 const MAX_BODY: u64 = 4 * 1024 * 1024;
+/// Largest batch answer read (1000 results of the largest numbers, with room to spare).
+const MAX_BATCH_BODY: u64 = 256 * 1024 * 1024;
 /// Longest server message quoted in an error line.
 const MAX_MESSAGE: usize = 300;
 /// The problem type of a quota or burst 429 (the IETF ratelimit draft's registered type).
@@ -335,6 +337,26 @@ fn raw_decimal(raw: &RawValue) -> Option<String> {
     (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(text)
 }
 
+/// The outcome for one number of a batch: its answer, or its own rejection.
+pub type CheckResult = Result<Answer<CheckAnswer>, ClientError>;
+
+/// Why a batch as a whole was not answered.
+#[derive(Debug)]
+pub enum BatchFailure {
+    /// The server has no batch route (an older server): ask number by number.
+    Unsupported,
+    /// The batch is too large for the server (items, bytes or work): send fewer at a time.
+    TooLarge,
+    /// Any other failure (unauthorized, quota, unreachable, ...), as for a single check.
+    Failed(ClientError),
+}
+
+impl From<ClientError> for BatchFailure {
+    fn from(e: ClientError) -> Self {
+        BatchFailure::Failed(e)
+    }
+}
+
 /// The answer to `POST /get-current-time`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct TimeAnswer {
@@ -420,6 +442,7 @@ pub struct Api {
     host: String,
     ca_file: Option<std::path::PathBuf>,
     check_url: Url,
+    batch_url: Url,
     time_url: Url,
     timeout: Duration,
 }
@@ -461,6 +484,7 @@ impl Api {
         };
         Ok(Api {
             check_url: route("check-prime")?,
+            batch_url: route("check-prime/batch")?,
             time_url: route("get-current-time")?,
             base: display_url(&config.base_url),
             host: config.base_url.host_str().unwrap_or_default().to_owned(),
@@ -490,6 +514,93 @@ impl Api {
         })
     }
 
+    /// `POST /check-prime/batch` with `{"numbers": [N, ...]}`: one result per number, in order,
+    /// each an answer (its `body` exactly what `/check-prime` answers for it) or the number's
+    /// own rejection; or why the batch as a whole was not answered.
+    pub fn check_batch(&self, numbers: &[Number]) -> Result<Vec<CheckResult>, BatchFailure> {
+        let mut body = String::with_capacity(16 + numbers.len() * 8);
+        body.push_str("{\"numbers\":[");
+        for (i, n) in numbers.iter().enumerate() {
+            if i > 0 {
+                body.push(',');
+            }
+            body.push_str(n.as_str());
+        }
+        body.push_str("]}");
+        let request = self
+            .http
+            .post(self.batch_url.clone())
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let (status, headers, body) = self.send_up_to(request, MAX_BATCH_BODY)?;
+        match status.as_u16() {
+            200 => {}
+            404 | 405 => return Err(BatchFailure::Unsupported),
+            400 | 413 | 422 => return Err(BatchFailure::TooLarge),
+            _ => return Err(self.error_for(status, &headers, &body, None).into()),
+        }
+        self.parse_batch(&body, numbers, Quota::from_headers(&headers))
+            .map_err(BatchFailure::Failed)
+    }
+
+    fn parse_batch(
+        &self,
+        body: &str,
+        numbers: &[Number],
+        quota: Option<Quota>,
+    ) -> Result<Vec<CheckResult>, ClientError> {
+        #[derive(Deserialize)]
+        struct Results<'a> {
+            #[serde(borrow)]
+            results: Vec<&'a RawValue>,
+        }
+        #[derive(Deserialize)]
+        struct Probe {
+            status: Option<u16>,
+            error: Option<String>,
+        }
+        let unexpected = |detail: String| ClientError::Unexpected {
+            url: self.batch_url.to_string(),
+            detail,
+        };
+        let parsed: Results<'_> = serde_json::from_str(body)
+            .map_err(|e| unexpected(format!("not a batch answer ({e})")))?;
+        if parsed.results.len() != numbers.len() {
+            return Err(unexpected(format!(
+                "{} results for {} numbers",
+                parsed.results.len(),
+                numbers.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(numbers.len());
+        for (raw, number) in parsed.results.iter().zip(numbers) {
+            let probe: Probe = serde_json::from_str(raw.get())
+                .map_err(|e| unexpected(format!("not a result ({e})")))?;
+            if let Some(status) = probe.status {
+                out.push(Err(ClientError::Rejected {
+                    number: output::shorten(number.as_str()),
+                    status,
+                    message: one_line(probe.error.as_deref().unwrap_or("rejected")),
+                }));
+                continue;
+            }
+            let value = self.parse_check(raw.get(), number)?;
+            out.push(Ok(Answer {
+                value,
+                body: raw.get().to_owned(),
+                quota: quota.clone(),
+            }));
+        }
+        // Each answer's quota as it was right after it: the final state plus the units of the
+        // answers after it.
+        for (later, answer) in out.iter_mut().rev().flatten().enumerate() {
+            if let Some(q) = answer.quota.as_mut() {
+                q.remaining = q.remaining.map(|r| r + later as u64);
+            }
+        }
+        Ok(out)
+    }
+
     /// `POST /get-current-time`, no body (as the tutorial's client).
     pub fn time(&self) -> Result<Answer<TimeAnswer>, ClientError> {
         let request = self.http.post(self.time_url.clone());
@@ -513,12 +624,20 @@ impl Api {
         &self,
         request: RequestBuilder,
     ) -> Result<(StatusCode, HeaderMap, String), ClientError> {
+        self.send_up_to(request, MAX_BODY)
+    }
+
+    fn send_up_to(
+        &self,
+        request: RequestBuilder,
+        max_body: u64,
+    ) -> Result<(StatusCode, HeaderMap, String), ClientError> {
         let response = request.send().map_err(|e| self.transport_error(&e))?;
         let status = response.status();
         let headers = response.headers().clone();
         let mut body = String::new();
         response
-            .take(MAX_BODY)
+            .take(max_body)
             .read_to_string(&mut body)
             .map_err(|e| {
                 if e.kind() == std::io::ErrorKind::TimedOut {

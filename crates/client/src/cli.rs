@@ -97,11 +97,18 @@ pub enum Command {
             num_args = 1..
         )]
         numbers: Vec<String>,
+        /// Numbers sent per request (POST /check-prime/batch) when there are several; the next
+        /// batch is sent while the previous one prints. 1 sends one request per number.
+        #[arg(long, env = "PRIME_API_BATCH_SIZE", default_value_t = DEFAULT_BATCH_SIZE,
+              value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        batch_size: u64,
     },
     /// Print the server's current time
     Time,
 }
 
+/// Default `--batch-size`.
+pub const DEFAULT_BATCH_SIZE: u64 = 1000;
 /// Default `--timeout`, in seconds.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 30;
 /// Default `--max-wait`, in seconds.
@@ -154,7 +161,13 @@ mod tests {
         let cli = Cli::try_parse_from(["prime-client", "check", "-5", "-", "17", "-v"]).unwrap();
         assert!(cli.verbose);
         match cli.command {
-            Command::Check { numbers } => assert_eq!(numbers, ["-5", "-", "17"]),
+            Command::Check {
+                numbers,
+                batch_size,
+            } => {
+                assert_eq!(numbers, ["-5", "-", "17"]);
+                assert_eq!(batch_size, DEFAULT_BATCH_SIZE);
+            }
             Command::Time => panic!("expected check"),
         }
     }

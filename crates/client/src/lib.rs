@@ -4,12 +4,14 @@
 //! - [`numbers`]: validation of decimal input and bounded-memory streaming of stdin;
 //! - [`api`]: the HTTP calls, typed answers and [`api::ClientError`], which alone decides exit
 //!   codes;
+//! - [`batch`]: several numbers in batches, pipelined;
 //! - [`output`]: human and JSON lines.
 //!
 //! [`main_entry`] is the whole binary; [`execute`] runs one parsed command line against any
 //! stdin/stdout/stderr.
 
 pub mod api;
+pub mod batch;
 pub mod cli;
 pub mod numbers;
 pub mod output;
@@ -17,21 +19,23 @@ pub mod tls;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use clap::Parser;
 
 use crate::api::{Answer, Api, ApiConfig, ClientError};
+use crate::batch::{Event, Items, Outcome, Waiting};
 use crate::cli::{Cli, Command};
 use crate::numbers::{Number, NumberStream, StreamItem};
 
 /// Prefix of every line the client writes to stderr.
 const PREFIX: &str = "prime-client";
 /// How long `--wait` sleeps after a 429 that names no reset time.
-const DEFAULT_WAIT_SECS: u64 = 10;
+pub(crate) const DEFAULT_WAIT_SECS: u64 = 10;
 /// Added to each `--wait` sleep so that a whole-second `Retry-After` rounded down does not wake
 /// the client just before the reset.
-const WAIT_MARGIN: Duration = Duration::from_millis(500);
+pub(crate) const WAIT_MARGIN: Duration = Duration::from_millis(500);
 
 /// The binary: parse the command line, run it, map the outcome to an exit code. Never panics
 /// on bad input, never prints a backtrace.
@@ -54,7 +58,8 @@ pub fn main_entry() -> ExitCode {
         &cli,
         stdin.lock(),
         interactive,
-        &mut io::stdout().lock(),
+        // Answers are flushed line by line, or chunk by chunk in batches.
+        &mut io::BufWriter::with_capacity(64 * 1024, io::stdout().lock()),
         &mut io::stderr(),
     );
     ExitCode::from(code)
@@ -111,7 +116,13 @@ struct Session<'a, W, E> {
 impl<W: Write, E: Write> Session<'_, W, E> {
     fn run<R: BufRead>(&mut self, stdin: R, interactive: bool) -> Result<(), Halt> {
         match &self.cli.command {
-            Command::Check { numbers } => self.check_command(numbers, stdin, interactive),
+            Command::Check {
+                numbers,
+                batch_size,
+            } => {
+                let batch_size = usize::try_from(*batch_size).unwrap_or(usize::MAX);
+                self.check_command(numbers, batch_size, stdin, interactive)
+            }
             Command::Time => {
                 self.connect()?;
                 let answer = self.with_wait(Api::time)?;
@@ -132,6 +143,7 @@ impl<W: Write, E: Write> Session<'_, W, E> {
     fn check_command<R: BufRead>(
         &mut self,
         args: &[String],
+        batch_size: usize,
         stdin: R,
         interactive: bool,
     ) -> Result<(), Halt> {
@@ -166,6 +178,11 @@ impl<W: Write, E: Write> Session<'_, W, E> {
             )));
         }
         self.connect()?;
+        let reads_stdin = sources.contains(&None);
+        // Several numbers go in batches; numbers typed at a terminal are answered as typed.
+        if batch_size > 1 && (sources.len() > 1 || reads_stdin) && !(interactive && reads_stdin) {
+            return self.check_batched(Items::new(sources, stdin), batch_size);
+        }
         let mut stdin = Some(stdin);
         for source in sources {
             match (source, stdin.take()) {
@@ -183,6 +200,76 @@ impl<W: Write, E: Write> Session<'_, W, E> {
             }
         }
         Ok(())
+    }
+
+    /// Ask about `items` in chunks of `batch_size` numbers: a worker thread sends each chunk
+    /// while this thread reads the next one and prints the previous one (at most two chunks
+    /// in flight, so memory stays bounded whatever the input's length).
+    fn check_batched<R: BufRead>(
+        &mut self,
+        mut items: Items<R>,
+        batch_size: usize,
+    ) -> Result<(), Halt> {
+        let Some(api) = self.api.take() else {
+            return Err(Halt::Error(ClientError::Usage("not connected".to_string())));
+        };
+        let waiting = Waiting {
+            wait: self.cli.wait,
+            max_wait: self.cli.max_wait,
+        };
+        let result = std::thread::scope(|scope| {
+            let (job_tx, job_rx) = mpsc::channel();
+            let (event_tx, event_rx) = mpsc::channel();
+            let api = &api;
+            scope.spawn(move || batch::worker(api, waiting, &job_rx, &event_tx));
+            let (mut pending, mut more, mut stdin_error) = (0usize, true, None);
+            while more || pending > 0 {
+                if more {
+                    let (chunk, error) = items.chunk(batch_size);
+                    more = error.is_none() && !chunk.is_empty();
+                    stdin_error = error;
+                    if !chunk.is_empty() {
+                        if job_tx.send(chunk).is_err() {
+                            more = false;
+                        } else {
+                            pending += 1;
+                        }
+                    }
+                }
+                if pending > 0 && (pending >= 2 || !more) {
+                    self.print_chunk(&event_rx)?;
+                    pending -= 1;
+                }
+            }
+            stdin_error.map_or(Ok(()), |e| Err(Halt::Error(e)))
+        });
+        self.api = Some(api);
+        result
+    }
+
+    /// Print the outcomes of the next chunk the worker answers (and its notes before them).
+    fn print_chunk(&mut self, events: &mpsc::Receiver<Event>) -> Result<(), Halt> {
+        loop {
+            let event = events.recv().map_err(|_| {
+                Halt::Error(ClientError::Usage("the request thread stopped".to_string()))
+            })?;
+            match event {
+                Event::Note(text) => self.note(&text),
+                Event::Done { outcomes, halt } => {
+                    for outcome in outcomes {
+                        match outcome {
+                            Outcome::Answer(answer) => self.print_answer(&answer, false)?,
+                            Outcome::Error(e) => {
+                                self.report(&e);
+                                self.worst = self.worst.max(e.exit_code());
+                            }
+                        }
+                    }
+                    self.flush()?;
+                    return halt.map_or(Ok(()), |e| Err(Halt::Error(e)));
+                }
+            }
+        }
     }
 
     /// Validate the key and URL and build the HTTP client.
@@ -235,14 +322,37 @@ impl<W: Write, E: Write> Session<'_, W, E> {
             }
             Err(e) => return Err(Halt::Error(e)),
         };
+        self.print_answer(&answer, true)
+    }
+
+    /// One answer's line on stdout (and its quota on stderr with `-v`).
+    /// With `flush`, the line is flushed at once; otherwise the caller flushes (after a chunk).
+    fn print_answer(&mut self, answer: &Answer<api::CheckAnswer>, flush: bool) -> Result<(), Halt> {
         let line = if self.cli.json {
             output::json_line(&answer.body)
         } else {
             output::check_line(&answer.value)
         };
-        self.emit(&line)?;
-        self.verbose_quota(&answer);
+        let written = writeln!(self.out, "{line}");
+        self.output_result(written)?;
+        if flush || self.cli.verbose {
+            self.flush()?;
+        }
+        self.verbose_quota(answer);
         Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), Halt> {
+        let flushed = self.out.flush();
+        self.output_result(flushed)
+    }
+
+    fn output_result(&self, result: io::Result<()>) -> Result<(), Halt> {
+        match result {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Halt::BrokenPipe),
+            Err(e) => Err(Halt::Error(ClientError::Output(e))),
+        }
     }
 
     /// Call the server; with `--wait`, sleep through 429s until the reset, up to `--max-wait`
@@ -295,11 +405,7 @@ impl<W: Write, E: Write> Session<'_, W, E> {
     /// Write one answer line to stdout and flush it.
     fn emit(&mut self, line: &str) -> Result<(), Halt> {
         let result = writeln!(self.out, "{line}").and_then(|()| self.out.flush());
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(Halt::BrokenPipe),
-            Err(e) => Err(Halt::Error(ClientError::Output(e))),
-        }
+        self.output_result(result)
     }
 
     /// One error line on stderr.

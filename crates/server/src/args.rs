@@ -131,6 +131,24 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(64..=64 * 1024 * 1024))]
     pub max_body_bytes: u64,
 
+    /// Most numbers in one JSON batch (`POST /check-prime/batch`); more is answered 422
+    /// (1 to 1000000).
+    #[arg(long, env = "PRIME_MAX_BATCH", default_value_t = settings::DEFAULT_MAX_BATCH as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_batch: u64,
+
+    /// Largest JSON batch body, in bytes (64 to 268435456); larger is answered 413.
+    #[arg(long, env = "PRIME_MAX_BATCH_BODY_BYTES", default_value_t = settings::DEFAULT_MAX_BATCH_BODY_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(64..=256 * 1024 * 1024))]
+    pub max_batch_body_bytes: u64,
+
+    /// The most work one request may do: a number of b > 64 bits costs ceil(b/64)^3 units
+    /// (plus 2097152 with "factorize"), smaller numbers nothing. A JSON batch over it is
+    /// answered 422; an NDJSON stream that reaches it ends with a 422 line.
+    #[arg(long, env = "PRIME_MAX_REQUEST_WORK", default_value_t = settings::DEFAULT_MAX_REQUEST_WORK,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_request_work: u64,
+
     /// The most time a factorisation (`"factorize": true`) may take, in milliseconds; it then
     /// answers with the factors found and the part it could not split.
     #[arg(long, env = "PRIME_FACTOR_TIMEOUT_MS", default_value_t = 2000, value_parser = millis())]
@@ -241,6 +259,9 @@ impl TryFrom<&ServeArgs> for ServeSettings {
                 max_bits: a.max_bits,
                 max_body_bytes: to_usize(a.max_body_bytes),
                 body_timeout: Duration::from_millis(a.body_timeout_ms),
+                max_batch: to_usize(a.max_batch),
+                max_batch_body_bytes: to_usize(a.max_batch_body_bytes),
+                max_request_work: a.max_request_work,
             },
             workers: a.workers.map_or(cpus, usize::from),
             max_connections: a.max_connections.map(to_usize),

@@ -20,6 +20,13 @@ pub const DEFAULT_LIMIT: u64 = 1000;
 pub const DEFAULT_MAX_BITS: u64 = 8192;
 /// Default largest request body, in bytes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Default most numbers in one JSON batch.
+pub const DEFAULT_MAX_BATCH: usize = 1000;
+/// Default largest JSON batch body, in bytes.
+pub const DEFAULT_MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
+/// Default most work units of one request (`domain::check::cost`): 32 checks of 8192-bit
+/// numbers, 1000 of 2048-bit ones, any number of 64-bit ones.
+pub const DEFAULT_MAX_REQUEST_WORK: u64 = 1 << 26;
 /// Default CPU-pool wait queue.
 pub const DEFAULT_CPU_QUEUE: usize = 64;
 /// Default longest wait for a request's body once its head has arrived.
@@ -131,6 +138,9 @@ impl Default for ServeSettings {
                 max_bits: DEFAULT_MAX_BITS,
                 max_body_bytes: DEFAULT_MAX_BODY_BYTES,
                 body_timeout: DEFAULT_BODY_TIMEOUT,
+                max_batch: DEFAULT_MAX_BATCH,
+                max_batch_body_bytes: DEFAULT_MAX_BATCH_BODY_BYTES,
+                max_request_work: DEFAULT_MAX_REQUEST_WORK,
             },
             workers: cpus(),
             max_connections: None,

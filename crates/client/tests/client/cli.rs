@@ -601,7 +601,8 @@ fn server_errors_and_foreign_answers_exit_5() {
         (
             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 6\r\nConnection: close\r\n\r\n<html>",
             "unexpected response from",
-            "not a prime-check answer",
+            // "not a batch answer" (two numbers: one batch), "not a prime-check answer" (one).
+            "answer (",
         ),
         (
             "HTTP/1.1 302 Found\r\nLocation: http://example.invalid/\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",

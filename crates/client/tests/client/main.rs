@@ -2,6 +2,7 @@
 //! (in-process, from the test kit) on a real port. One test binary, one module per concern.
 #![allow(clippy::unwrap_used)]
 
+mod batch;
 mod cli;
 mod common;
 mod tls;

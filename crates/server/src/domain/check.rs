@@ -48,6 +48,30 @@ pub struct Outcome {
     pub factors: Option<Factorization>,
 }
 
+/// Numbers up to this many bits are checked in about a microsecond and cost no work units.
+pub const SMALL_BITS: u64 = 64;
+
+/// What a factorisation of a number above [`SMALL_BITS`] costs in work units: as much as the
+/// check of an 8192-bit number, since it may run for the whole factorisation budget.
+pub const FACTORIZE_COST: u64 = 128 * 128 * 128;
+
+/// The work units a check of a number of `bits` bits costs, for the bound on one request's
+/// total work: nothing up to [`SMALL_BITS`], else `ceil(bits / 64)^3` (a modular
+/// exponentiation of n words takes n multiplications of n^2 word products), plus
+/// [`FACTORIZE_COST`] when factors are asked for.
+pub fn cost(bits: u64, options: CheckOptions) -> u64 {
+    if bits <= SMALL_BITS {
+        return 0;
+    }
+    let words = bits.div_ceil(64);
+    let check = words.saturating_mul(words).saturating_mul(words);
+    if options.factorize {
+        check.saturating_add(FACTORIZE_COST)
+    } else {
+        check
+    }
+}
+
 impl Work {
     /// Check `n` as `options` ask.
     pub fn run(&self, n: &BigInt, options: CheckOptions) -> Outcome {
@@ -73,6 +97,18 @@ mod tests {
             check: Check::default(),
             factor_budget: Duration::from_secs(10),
         }
+    }
+
+    #[test]
+    fn costs() {
+        let plain = CheckOptions::default();
+        assert_eq!(cost(1, plain), 0);
+        assert_eq!(cost(64, plain), 0);
+        assert_eq!(cost(65, plain), 8);
+        assert_eq!(cost(8192, plain), 2_097_152);
+        let factorize = CheckOptions { factorize: true };
+        assert_eq!(cost(64, factorize), 0);
+        assert_eq!(cost(128, factorize), 8 + FACTORIZE_COST);
     }
 
     #[test]

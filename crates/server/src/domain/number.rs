@@ -20,6 +20,21 @@ pub enum NumberError {
         /// The limit, in bits.
         max_bits: u64,
     },
+    /// A batch with more items than allowed.
+    #[error("a batch may hold at most {max_items} numbers")]
+    TooManyItems {
+        /// The limit (`--max-batch`).
+        max_items: usize,
+    },
+    /// A request whose numbers would take more work than one request may do.
+    #[error(
+        "the numbers of this request exceed the work limit of {max_work} units per request \
+         (a number of b > 64 bits costs ceil(b/64)^3 units); send fewer or smaller numbers"
+    )]
+    TooMuchWork {
+        /// The limit (`--max-request-work`).
+        max_work: u64,
+    },
 }
 
 fn malformed(message: impl Into<String>) -> NumberError {
@@ -111,6 +126,86 @@ pub fn parse_body(body: &[u8], max_bits: u64) -> Result<CheckRequest, NumberErro
             factorize: req.factorize,
         },
     })
+}
+
+#[derive(Deserialize)]
+struct BatchBody<'a> {
+    #[serde(borrow)]
+    numbers: Vec<&'a RawValue>,
+    #[serde(default)]
+    factorize: bool,
+}
+
+/// One item of a batch: the number, or the item as sent (raw JSON) and why it was refused.
+pub type BatchItem<'a> = Result<Number, (&'a RawValue, NumberError)>;
+
+/// A parsed `/check-prime/batch` JSON body.
+#[derive(Debug)]
+pub struct BatchRequest<'a> {
+    /// The items, in input order.
+    pub items: Vec<BatchItem<'a>>,
+    /// The options, for every item.
+    pub options: CheckOptions,
+}
+
+/// Parse a `/check-prime/batch` JSON body: an object with a `numbers` array (each item what
+/// `number` accepts in [`parse_body`]) and the optional boolean `factorize`. More than
+/// `max_items` items is an error of the whole request; an invalid item is an error of that item
+/// alone.
+pub fn parse_batch_body(
+    body: &[u8],
+    max_bits: u64,
+    max_items: usize,
+) -> Result<BatchRequest<'_>, NumberError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|&b| b != b'{') {
+        return Err(malformed(
+            "request body must be a JSON object like {\"numbers\": [17, 18]}",
+        ));
+    }
+    let req: BatchBody<'_> = serde_json::from_slice(body).map_err(|e| {
+        let msg = e.to_string();
+        if e.is_data() {
+            malformed(format!("invalid request body: {msg}"))
+        } else {
+            malformed(format!("malformed JSON: {msg}"))
+        }
+    })?;
+    if req.numbers.len() > max_items {
+        return Err(NumberError::TooManyItems { max_items });
+    }
+    let items = req
+        .numbers
+        .into_iter()
+        .map(|raw| parse_value(raw, max_bits).map_err(|e| (raw, e)))
+        .collect();
+    Ok(BatchRequest {
+        items,
+        options: CheckOptions {
+            factorize: req.factorize,
+        },
+    })
+}
+
+/// Parse one line of an NDJSON stream: a JSON integer literal, a decimal string, or an object
+/// with a `number` member (other members are ignored). On error, the item as sent (the line's
+/// JSON value, or the line as a JSON string when it is not JSON) and why.
+pub fn parse_line(line: &[u8], max_bits: u64) -> Result<Number, (String, NumberError)> {
+    let text = String::from_utf8_lossy(line);
+    let text = text.trim();
+    let Ok(raw) = serde_json::from_str::<&RawValue>(text) else {
+        let echo = serde_json::to_string(text).unwrap_or_else(|_| "null".to_owned());
+        return Err((echo, malformed("line is not a JSON value")));
+    };
+    let value = if text.starts_with('{') {
+        match serde_json::from_str::<CheckBody<'_>>(text) {
+            Ok(body) => body.number,
+            Err(e) => return Err((text.to_owned(), malformed(format!("invalid line: {e}")))),
+        }
+    } else {
+        raw
+    };
+    parse_value(value, max_bits).map_err(|e| (value.get().to_owned(), e))
 }
 
 /// Parse one JSON value that must be an integer: a JSON integer literal of any length, or a

@@ -93,6 +93,19 @@ pub struct CheckRequest {
     factorize: Option<bool>,
 }
 
+/// JSON body of `POST /check-prime/batch`. Other members are ignored.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the contract; the handler parses the raw body itself
+pub struct BatchRequest {
+    /// The integers to check, each as `number` of `/check-prime` accepts it; at most
+    /// `--max-batch` (default 1000). An invalid item is answered in its place and costs nothing.
+    #[schema(value_type = Vec<Value>, example = json!([17, "18", 1.5]))]
+    numbers: (),
+    /// Also find the prime factors of every number (each within `--factor-timeout-ms`).
+    #[schema(default = false)]
+    factorize: Option<bool>,
+}
+
 /// `GET /healthz` answer.
 #[derive(Debug, serde::Serialize, ToSchema)]
 pub struct Health {
@@ -112,6 +125,10 @@ pub struct Health {
     ),
     components(schemas(
         CheckRequest,
+        BatchRequest,
+        super::routes::check_batch::ItemError<'static>,
+        super::routes::check_batch::BatchResult<'static>,
+        super::routes::check_batch::BatchResponse<'static>,
         Health,
         super::problem::Problem<'static>,
         super::routes::check_prime::CheckResponse<'static>,

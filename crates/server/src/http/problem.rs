@@ -34,6 +34,8 @@ pub enum ProblemType {
     BodyTooLarge,
     /// `422`: the number is larger than the bit limit.
     NumberTooLarge,
+    /// `422`: a batch with more numbers, or more work, than one request may hold.
+    BatchTooLarge,
     /// `415`: the body is not JSON.
     UnsupportedMediaType,
     /// `400`: the request is malformed.
@@ -52,12 +54,13 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every problem type, in documentation order.
-    pub const ALL: [ProblemType; 12] = [
+    pub const ALL: [ProblemType; 13] = [
         ProblemType::Unauthorized,
         ProblemType::Throttled,
         ProblemType::QuotaExceeded,
         ProblemType::BodyTooLarge,
         ProblemType::NumberTooLarge,
+        ProblemType::BatchTooLarge,
         ProblemType::UnsupportedMediaType,
         ProblemType::BadRequest,
         ProblemType::NotFound,
@@ -77,6 +80,7 @@ impl ProblemType {
             }
             ProblemType::BodyTooLarge => "tag:prime-api,2026:problems/body-too-large",
             ProblemType::NumberTooLarge => "tag:prime-api,2026:problems/number-too-large",
+            ProblemType::BatchTooLarge => "tag:prime-api,2026:problems/batch-too-large",
             ProblemType::UnsupportedMediaType => {
                 "tag:prime-api,2026:problems/unsupported-media-type"
             }
@@ -116,12 +120,26 @@ pub enum ApiError {
     /// Body larger than the limit.
     #[error("request body larger than the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// A line of an NDJSON stream longer than the limit.
+    #[error("line {line} is longer than the limit of {limit} bytes")]
+    LineTooLong {
+        /// The line's number (1-based).
+        line: u64,
+        /// The limit (`--max-body-bytes`).
+        limit: usize,
+    },
     /// Wrong content type.
     #[error("Content-Type must be application/json")]
     UnsupportedMediaType,
+    /// Wrong content type for a batch.
+    #[error("Content-Type must be application/json or application/x-ndjson")]
+    UnsupportedBatchType,
     /// Number larger than `--max-bits`.
     #[error("number is larger than the limit of {0} bits")]
     NumberTooLarge(u64),
+    /// More numbers in a batch than `--max-batch`, or more work than `--max-request-work`.
+    #[error("{0}")]
+    BatchTooLarge(NumberError),
     /// No such route.
     #[error("no such route: {0}")]
     NotFound(String),
@@ -147,6 +165,9 @@ impl From<NumberError> for ApiError {
         match e {
             NumberError::Malformed(message) => ApiError::BadRequest(message),
             NumberError::TooLarge { max_bits } => ApiError::NumberTooLarge(max_bits),
+            e @ (NumberError::TooManyItems { .. } | NumberError::TooMuchWork { .. }) => {
+                ApiError::BatchTooLarge(e)
+            }
         }
     }
 }
@@ -203,9 +224,14 @@ impl ApiError {
             ApiError::AuthThrottled { .. } => ProblemType::Throttled,
             ApiError::QuotaExhausted { .. } => ProblemType::QuotaExceeded,
             ApiError::BadRequest(_) => ProblemType::BadRequest,
-            ApiError::PayloadTooLarge(_) => ProblemType::BodyTooLarge,
-            ApiError::UnsupportedMediaType => ProblemType::UnsupportedMediaType,
+            ApiError::PayloadTooLarge(_) | ApiError::LineTooLong { .. } => {
+                ProblemType::BodyTooLarge
+            }
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedBatchType => {
+                ProblemType::UnsupportedMediaType
+            }
             ApiError::NumberTooLarge(_) => ProblemType::NumberTooLarge,
+            ApiError::BatchTooLarge(_) => ProblemType::BatchTooLarge,
             ApiError::NotFound(_) => ProblemType::NotFound,
             ApiError::MethodNotAllowed(_) => ProblemType::MethodNotAllowed,
             ApiError::Busy | ApiError::StoreUnavailable(_) => ProblemType::Unavailable,
@@ -248,10 +274,40 @@ impl ApiError {
                 | ApiError::AuthThrottled { .. }
                 | ApiError::Timeout
                 | ApiError::PayloadTooLarge(_)
+                | ApiError::LineTooLong { .. }
         ) {
             builder.force_close();
         }
     }
+}
+
+impl ApiError {
+    /// The error as one line of an NDJSON stream (`{"status": 429, "error": "..."}`), and what
+    /// `error_response` logs for it.
+    pub fn stream_line(&self) -> Vec<u8> {
+        self.log();
+        let line = serde_json::json!({
+            "status": self.status_code().as_u16(),
+            "error": self.to_string(),
+        });
+        let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+
+    fn log(&self) {
+        match self {
+            ApiError::StoreUnavailable(e) => tracing::error!(error = %e, "store unavailable"),
+            ApiError::Internal(why) => tracing::error!(error = %why, "internal error"),
+            _ => {}
+        }
+    }
+}
+
+/// The status of one invalid item of a batch (`400` or `422`), as `/check-prime` would answer
+/// for it alone.
+pub fn item_status(e: &NumberError) -> u16 {
+    ApiError::from(e.clone()).status_code().as_u16()
 }
 
 impl ResponseError for ApiError {
@@ -262,7 +318,9 @@ impl ResponseError for ApiError {
             ProblemType::BadRequest => StatusCode::BAD_REQUEST,
             ProblemType::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemType::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ProblemType::NumberTooLarge => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemType::NumberTooLarge | ProblemType::BatchTooLarge => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ProblemType::NotFound => StatusCode::NOT_FOUND,
             ProblemType::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemType::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -272,11 +330,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            ApiError::StoreUnavailable(e) => tracing::error!(error = %e, "store unavailable"),
-            ApiError::Internal(why) => tracing::error!(error = %why, "internal error"),
-            _ => {}
-        }
+        self.log();
         let status = self.status_code();
         let detail = self.to_string();
         let body = Problem {

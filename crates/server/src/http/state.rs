@@ -17,8 +17,15 @@ pub struct Limits {
     pub max_bits: u64,
     /// Largest accepted body, in bytes.
     pub max_body_bytes: usize,
-    /// Longest wait for a request's body once its head has arrived (then `408`).
+    /// Longest wait for a request's body once its head has arrived (then `408`); for an
+    /// NDJSON stream, the longest wait for its next bytes.
     pub body_timeout: Duration,
+    /// Most numbers in one JSON batch.
+    pub max_batch: usize,
+    /// Largest JSON batch body, in bytes.
+    pub max_batch_body_bytes: usize,
+    /// Most work units of one request (`domain::check::cost`).
+    pub max_request_work: u64,
 }
 
 /// Shared, read-only state of every worker.

@@ -11,6 +11,7 @@ mod common {
 }
 
 mod api;
+mod batch;
 mod cli;
 mod factors;
 mod hardening;

@@ -354,6 +354,7 @@ fn openapi_document_is_valid_and_lists_every_route() {
         .collect();
     let served: BTreeMap<&str, &[&str]> = BTreeMap::from([
         ("/check-prime", &["post"][..]),
+        ("/check-prime/batch", &["post"][..]),
         ("/get-current-time", &["get", "post"][..]),
         ("/usage", &["get"][..]),
         ("/healthz", &["get"][..]),

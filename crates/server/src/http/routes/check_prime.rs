@@ -86,12 +86,16 @@ impl<'a> CheckResponse<'a> {
     }
 }
 
-fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+/// Whether the request's content type is JSON (or not given, as the tutorial's clients send).
+pub fn is_json(req: &HttpRequest) -> bool {
     let ct = req.content_type();
-    if ct.is_empty()
+    ct.is_empty()
         || ct.eq_ignore_ascii_case("application/json")
         || ct.to_ascii_lowercase().ends_with("+json")
-    {
+}
+
+fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+    if is_json(req) {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType)
@@ -105,12 +109,19 @@ pub async fn read_body(
     payload: Payload,
     limits: &Limits,
 ) -> Result<BytesMut, ApiError> {
-    tokio::time::timeout(
-        limits.body_timeout,
-        read_all(req, payload, limits.max_body_bytes),
-    )
-    .await
-    .map_err(|_| ApiError::Timeout)?
+    read_body_up_to(req, payload, limits, limits.max_body_bytes).await
+}
+
+/// [`read_body`] with another byte limit.
+pub async fn read_body_up_to(
+    req: &HttpRequest,
+    payload: Payload,
+    limits: &Limits,
+    max_bytes: usize,
+) -> Result<BytesMut, ApiError> {
+    tokio::time::timeout(limits.body_timeout, read_all(req, payload, max_bytes))
+        .await
+        .map_err(|_| ApiError::Timeout)?
 }
 
 async fn read_all(
@@ -145,12 +156,26 @@ async fn consume_one(
     hash: &KeyHash,
     now: i64,
 ) -> Result<QuotaState, ApiError> {
-    let consumed = state.store.consume(hash, Demand::Exactly(1), now).await?;
+    consume(req, state, hash, Demand::Exactly(1), now)
+        .await
+        .map(|(_, quota)| quota)
+}
+
+/// Take `demand` units of the key's quota: the units granted (at least one) and the state
+/// after them, or `401`/`429`.
+pub async fn consume(
+    req: &HttpRequest,
+    state: &AppState,
+    hash: &KeyHash,
+    demand: Demand,
+    now: i64,
+) -> Result<(u64, QuotaState), ApiError> {
+    let consumed = state.store.consume(hash, demand, now).await?;
     if let Some(prefix) = consumed.prefix {
         set_key_prefix(req, prefix);
     }
     match consumed.decision {
-        Decision::Granted { quota, .. } => Ok(quota),
+        Decision::Granted { units, quota } => Ok((units, quota)),
         Decision::Exhausted { quota } => {
             state.metrics.quota_rejection();
             Err(ApiError::QuotaExhausted { quota, now })
@@ -161,11 +186,17 @@ async fn consume_one(
     }
 }
 
-/// Give back the unit of a request that failed inside the server after it was charged, and
-/// return the failure.
-async fn give_back(state: &AppState, hash: &KeyHash, quota: &QuotaState, e: ApiError) -> ApiError {
+/// Give back the `units` of a request that failed inside the server after they were charged,
+/// and return the failure.
+pub async fn give_back(
+    state: &AppState,
+    hash: &KeyHash,
+    quota: &QuotaState,
+    units: u64,
+    e: ApiError,
+) -> ApiError {
     let demand = Demand::GiveBack {
-        units: 1,
+        units,
         period_end: quota.period.end,
     };
     let now = Utc::now().timestamp();
@@ -221,7 +252,7 @@ pub async fn check_prime(
     };
     let outcome = match outcome {
         Ok(outcome) => outcome,
-        Err(e) => return Err(give_back(&state, &hash, &quota, e.into()).await),
+        Err(e) => return Err(give_back(&state, &hash, &quota, 1, e.into()).await),
     };
     state.metrics.checks(bits, outcome.verdict.as_str(), 1);
     let mut builder = HttpResponse::Ok();

@@ -2,7 +2,9 @@
 //! whether it is metered. The router ([`configure`]), the metrics and log labels
 //! ([`route_label`]) and the OpenAPI document (`http::openapi`) all read it.
 
+pub mod check_batch;
 pub mod check_prime;
+pub mod check_stream;
 pub mod docs;
 pub mod health;
 pub mod metrics;
@@ -83,6 +85,14 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Metered,
         handler: |r, m| r.route(web::method(m).to(check_prime::check_prime)),
         openapi: |p| p.path_from::<check_prime::__path_check_prime>(),
+    },
+    RouteSpec {
+        path: "/check-prime/batch",
+        label: "/check-prime/batch",
+        methods: &[Method::POST],
+        access: Access::Metered,
+        handler: |r, m| r.route(web::method(m).to(check_batch::check_batch)),
+        openapi: |p| p.path_from::<check_batch::__path_check_batch>(),
     },
     RouteSpec {
         path: "/get-current-time",
@@ -191,6 +201,7 @@ mod tests {
         assert_eq!(route_label("/docs/swagger-ui.css"), "/docs");
         assert_eq!(route_label("/docsx"), "other");
         assert_eq!(route_label("/check-prime/"), "other");
+        assert_eq!(route_label("/check-prime/batch"), "/check-prime/batch");
     }
 
     #[test]
