@@ -4,13 +4,15 @@
 //! - [`numbers`]: validation of decimal input and bounded-memory streaming of stdin;
 //! - [`api`]: the HTTP calls, typed answers and [`api::ClientError`], which alone decides exit
 //!   codes;
-//! - [`output`]: human and JSON lines.
+//! - [`output`]: human and JSON lines;
+//! - [`factor`]: the `factor` command's lines and the check that factors multiply back.
 //!
 //! [`main_entry`] is the whole binary; [`execute`] runs one parsed command line against any
 //! stdin/stdout/stderr.
 
 pub mod api;
 pub mod cli;
+pub mod factor;
 pub mod numbers;
 pub mod output;
 pub mod tls;
@@ -21,7 +23,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::api::{Answer, Api, ApiConfig, ClientError};
+use crate::api::{Answer, Api, ApiConfig, CheckAnswer, ClientError};
 use crate::cli::{Cli, Command};
 use crate::numbers::{Number, NumberStream, StreamItem};
 
@@ -60,6 +62,15 @@ pub fn main_entry() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// What is asked about each number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    /// `check`: is it prime?
+    Check,
+    /// `factor`: its prime factors.
+    Factor,
+}
+
 /// Why a run stops early.
 enum Halt {
     /// An error that ends the run (unauthorized, quota, unreachable, ...).
@@ -72,6 +83,22 @@ impl From<ClientError> for Halt {
     fn from(e: ClientError) -> Halt {
         Halt::Error(e)
     }
+}
+
+/// The human line of a `factor` answer, after checking that its factors multiply back to the
+/// number (an answer that does not is not from a working prime-api server: exit 5).
+fn factor_answer(answer: &CheckAnswer, api: Option<&Api>) -> Result<String, ClientError> {
+    let unexpected = |detail: &str| ClientError::Unexpected {
+        url: api.map(Api::base_url).unwrap_or_default(),
+        detail: format!("{detail} for {}", output::shorten(&answer.number)),
+    };
+    if let Some(factors) = &answer.factors
+        && !factor::multiplies_back(&answer.number, factors, answer.cofactor.as_deref())
+    {
+        return Err(unexpected("factors that do not multiply to the number"));
+    }
+    factor::factor_line(answer)
+        .ok_or_else(|| unexpected("no `factors` (does the server support \"factorize\"?)"))
 }
 
 /// Run one parsed command line. Returns the exit code.
@@ -111,7 +138,12 @@ struct Session<'a, W, E> {
 impl<W: Write, E: Write> Session<'_, W, E> {
     fn run<R: BufRead>(&mut self, stdin: R, interactive: bool) -> Result<(), Halt> {
         match &self.cli.command {
-            Command::Check { numbers } => self.check_command(numbers, stdin, interactive),
+            Command::Check { numbers } => {
+                self.check_command(Ask::Check, numbers, stdin, interactive)
+            }
+            Command::Factor { numbers } => {
+                self.check_command(Ask::Factor, numbers, stdin, interactive)
+            }
             Command::Time => {
                 self.connect()?;
                 let answer = self.with_wait(Api::time)?;
@@ -127,10 +159,11 @@ impl<W: Write, E: Write> Session<'_, W, E> {
         }
     }
 
-    /// `check N [N...]`: validate every argument, then ask about each in order; `-` streams
-    /// stdin at its place.
+    /// `check N [N...]` and `factor N [N...]`: validate every argument, then ask about each in
+    /// order; `-` streams stdin at its place.
     fn check_command<R: BufRead>(
         &mut self,
+        ask: Ask,
         args: &[String],
         stdin: R,
         interactive: bool,
@@ -171,13 +204,13 @@ impl<W: Write, E: Write> Session<'_, W, E> {
             match (source, stdin.take()) {
                 (Some(n), reader) => {
                     stdin = reader;
-                    self.check_one(&n)?;
+                    self.check_one(ask, &n)?;
                 }
                 (None, Some(reader)) => {
                     if interactive {
                         self.note("reading numbers from stdin; end with Ctrl-D");
                     }
-                    self.check_stream(reader)?;
+                    self.check_stream(ask, reader)?;
                 }
                 (None, None) => {}
             }
@@ -208,10 +241,10 @@ impl<W: Write, E: Write> Session<'_, W, E> {
         Ok(())
     }
 
-    fn check_stream<R: BufRead>(&mut self, reader: R) -> Result<(), Halt> {
+    fn check_stream<R: BufRead>(&mut self, ask: Ask, reader: R) -> Result<(), Halt> {
         for item in NumberStream::new(reader) {
             match item.map_err(ClientError::Stdin)? {
-                StreamItem::Number(n, _) => self.check_one(&n)?,
+                StreamItem::Number(n, _) => self.check_one(ask, &n)?,
                 StreamItem::Invalid(error, at) => {
                     let e = ClientError::InvalidNumber {
                         context: format!("{at}: "),
@@ -225,8 +258,12 @@ impl<W: Write, E: Write> Session<'_, W, E> {
         Ok(())
     }
 
-    fn check_one(&mut self, n: &Number) -> Result<(), Halt> {
-        let answer = match self.with_wait(|api| api.check(n)) {
+    fn check_one(&mut self, ask: Ask, n: &Number) -> Result<(), Halt> {
+        let call = |api: &Api| match ask {
+            Ask::Check => api.check(n),
+            Ask::Factor => api.factor(n),
+        };
+        let answer = match self.with_wait(call) {
             Ok(answer) => answer,
             Err(e) if e.affects_only_this_number() => {
                 self.report(&e);
@@ -235,10 +272,15 @@ impl<W: Write, E: Write> Session<'_, W, E> {
             }
             Err(e) => return Err(Halt::Error(e)),
         };
+        // A factorisation is checked (its factors multiply back) whatever the output format.
+        let human = match ask {
+            Ask::Check => output::check_line(&answer.value),
+            Ask::Factor => factor_answer(&answer.value, self.api.as_ref())?,
+        };
         let line = if self.cli.json {
             output::json_line(&answer.body)
         } else {
-            output::check_line(&answer.value)
+            human
         };
         self.emit(&line)?;
         self.verbose_quota(&answer);
