@@ -309,6 +309,12 @@ pub struct CheckAnswer {
     pub factor: Option<String>,
     /// A Miller-Rabin witness base for a composite, decimal.
     pub witness: Option<String>,
+    /// With `"factorize": true`: the prime factors found, ascending, repeated by multiplicity.
+    pub factors: Option<Vec<String>>,
+    /// With `"factorize": true`: whether the product of `factors` is the number.
+    pub complete: Option<bool>,
+    /// With `"factorize": true`, when not `complete`: the composite part not split in time.
+    pub cofactor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -323,6 +329,12 @@ struct RawCheck<'a> {
     factor: Option<&'a RawValue>,
     #[serde(default, borrow)]
     witness: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    factors: Option<Vec<&'a RawValue>>,
+    #[serde(default)]
+    complete: Option<bool>,
+    #[serde(default, borrow)]
+    cofactor: Option<&'a RawValue>,
 }
 
 /// A JSON integer literal or a string of decimal digits, as exact text.
@@ -494,9 +506,32 @@ impl Api {
         })
     }
 
+    /// The server's base URL as shown in messages (no credentials).
+    pub fn base_url(&self) -> String {
+        self.base.clone()
+    }
+
     /// `POST /check-prime` with `{"number": N}`, N written as an exact JSON integer literal.
     pub fn check(&self, number: &Number) -> Result<Answer<CheckAnswer>, ClientError> {
-        let body = format!("{{\"number\":{}}}", number.as_str());
+        self.check_prime(number, false)
+    }
+
+    /// `POST /check-prime` with `{"number": N, "factorize": true}`: the answer has `factors`,
+    /// `complete` and, when the server's time budget ran out, `cofactor`.
+    pub fn factor(&self, number: &Number) -> Result<Answer<CheckAnswer>, ClientError> {
+        self.check_prime(number, true)
+    }
+
+    fn check_prime(
+        &self,
+        number: &Number,
+        factorize: bool,
+    ) -> Result<Answer<CheckAnswer>, ClientError> {
+        let body = if factorize {
+            format!("{{\"number\":{},\"factorize\":true}}", number.as_str())
+        } else {
+            format!("{{\"number\":{}}}", number.as_str())
+        };
         let request = self
             .http
             .post(self.check_url.clone())
@@ -692,12 +727,24 @@ impl Api {
                 output::shorten(&number)
             )));
         }
+        let factors = match raw.factors {
+            Some(list) => Some(
+                list.into_iter()
+                    .map(raw_decimal)
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or_else(|| unexpected("`factors` holds a non-integer".to_string()))?,
+            ),
+            None => None,
+        };
         Ok(CheckAnswer {
             number,
             is_prime: raw.is_prime,
             verdict: raw.verdict,
             factor: raw.factor.and_then(raw_decimal),
             witness: raw.witness.and_then(raw_decimal),
+            factors,
+            complete: raw.complete,
+            cofactor: raw.cofactor.and_then(raw_decimal),
         })
     }
 

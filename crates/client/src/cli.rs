@@ -14,10 +14,12 @@ Exit codes: 0 answered; 2 usage error or invalid number; 3 unauthorized (wrong k
 
 Examples:
   prime-client check 17 15 172983479832623897492387592384682937659382477
+  prime-client factor 172983479832623897492387592384682937659382477
   seq 1 1000 | prime-client --json check -
   prime-client -v time";
 
-/// Ask a prime-api server whether integers are prime, or what time it is.
+/// Ask a prime-api server whether integers are prime, what their prime factors are, or what time
+/// it is.
 #[derive(Debug, Parser)]
 #[command(name = "prime-client", version, after_help = AFTER_HELP)]
 pub struct Cli {
@@ -103,6 +105,17 @@ pub enum Command {
               value_name = "N", value_parser = clap::value_parser!(u64).range(1..=100_000))]
         batch_size: u64,
     },
+    /// Factor integers into primes: `N = p1 × p2 × ...`, one line (or JSON object) per number
+    Factor {
+        /// Decimal integers of any size; `-` reads whitespace-separated numbers from stdin
+        #[arg(
+            required = true,
+            value_name = "N",
+            allow_negative_numbers = true,
+            num_args = 1..
+        )]
+        numbers: Vec<String>,
+    },
     /// Print the server's current time
     Time,
 }
@@ -168,8 +181,19 @@ mod tests {
                 assert_eq!(numbers, ["-5", "-", "17"]);
                 assert_eq!(batch_size, DEFAULT_BATCH_SIZE);
             }
-            Command::Time => panic!("expected check"),
+            _ => panic!("expected check"),
         }
+    }
+
+    #[test]
+    fn parses_factor() {
+        let cli = Cli::try_parse_from(["prime-client", "factor", "360", "-", "--json"]).unwrap();
+        assert!(cli.json);
+        match cli.command {
+            Command::Factor { numbers } => assert_eq!(numbers, ["360", "-"]),
+            _ => panic!("expected factor"),
+        }
+        assert!(Cli::try_parse_from(["prime-client", "factor"]).is_err());
     }
 
     #[test]

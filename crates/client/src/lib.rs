@@ -5,7 +5,8 @@
 //! - [`api`]: the HTTP calls, typed answers and [`api::ClientError`], which alone decides exit
 //!   codes;
 //! - [`batch`]: several numbers in batches, pipelined;
-//! - [`output`]: human and JSON lines.
+//! - [`output`]: human and JSON lines;
+//! - [`factor`]: the `factor` command's lines and the check that factors multiply back.
 //!
 //! [`main_entry`] is the whole binary; [`execute`] runs one parsed command line against any
 //! stdin/stdout/stderr.
@@ -13,6 +14,7 @@
 pub mod api;
 pub mod batch;
 pub mod cli;
+pub mod factor;
 pub mod numbers;
 pub mod output;
 pub mod tls;
@@ -24,7 +26,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::api::{Answer, Api, ApiConfig, ClientError};
+use crate::api::{Answer, Api, ApiConfig, CheckAnswer, ClientError};
 use crate::batch::{Event, Items, Outcome, Waiting};
 use crate::cli::{Cli, Command};
 use crate::numbers::{Number, NumberStream, StreamItem};
@@ -65,6 +67,15 @@ pub fn main_entry() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// What is asked about each number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ask {
+    /// `check`: is it prime?
+    Check,
+    /// `factor`: its prime factors.
+    Factor,
+}
+
 /// Why a run stops early.
 enum Halt {
     /// An error that ends the run (unauthorized, quota, unreachable, ...).
@@ -77,6 +88,22 @@ impl From<ClientError> for Halt {
     fn from(e: ClientError) -> Halt {
         Halt::Error(e)
     }
+}
+
+/// The human line of a `factor` answer, after checking that its factors multiply back to the
+/// number (an answer that does not is not from a working prime-api server: exit 5).
+fn factor_answer(answer: &CheckAnswer, api: Option<&Api>) -> Result<String, ClientError> {
+    let unexpected = |detail: &str| ClientError::Unexpected {
+        url: api.map(Api::base_url).unwrap_or_default(),
+        detail: format!("{detail} for {}", output::shorten(&answer.number)),
+    };
+    if let Some(factors) = &answer.factors
+        && !factor::multiplies_back(&answer.number, factors, answer.cofactor.as_deref())
+    {
+        return Err(unexpected("factors that do not multiply to the number"));
+    }
+    factor::factor_line(answer)
+        .ok_or_else(|| unexpected("no `factors` (does the server support \"factorize\"?)"))
 }
 
 /// Run one parsed command line. Returns the exit code.
@@ -121,7 +148,11 @@ impl<W: Write, E: Write> Session<'_, W, E> {
                 batch_size,
             } => {
                 let batch_size = usize::try_from(*batch_size).unwrap_or(usize::MAX);
-                self.check_command(numbers, batch_size, stdin, interactive)
+                self.check_command(Ask::Check, numbers, batch_size, stdin, interactive)
+            }
+            // Factorisations take up to the server's budget each: one request per number.
+            Command::Factor { numbers } => {
+                self.check_command(Ask::Factor, numbers, 1, stdin, interactive)
             }
             Command::Time => {
                 self.connect()?;
@@ -138,10 +169,11 @@ impl<W: Write, E: Write> Session<'_, W, E> {
         }
     }
 
-    /// `check N [N...]`: validate every argument, then ask about each in order; `-` streams
-    /// stdin at its place.
+    /// `check N [N...]` and `factor N [N...]`: validate every argument, then ask about each in
+    /// order; `-` streams stdin at its place.
     fn check_command<R: BufRead>(
         &mut self,
+        ask: Ask,
         args: &[String],
         batch_size: usize,
         stdin: R,
@@ -188,13 +220,13 @@ impl<W: Write, E: Write> Session<'_, W, E> {
             match (source, stdin.take()) {
                 (Some(n), reader) => {
                     stdin = reader;
-                    self.check_one(&n)?;
+                    self.check_one(ask, &n)?;
                 }
                 (None, Some(reader)) => {
                     if interactive {
                         self.note("reading numbers from stdin; end with Ctrl-D");
                     }
-                    self.check_stream(reader)?;
+                    self.check_stream(ask, reader)?;
                 }
                 (None, None) => {}
             }
@@ -258,7 +290,9 @@ impl<W: Write, E: Write> Session<'_, W, E> {
                 Event::Done { outcomes, halt } => {
                     for outcome in outcomes {
                         match outcome {
-                            Outcome::Answer(answer) => self.print_answer(&answer, false)?,
+                            Outcome::Answer(answer) => {
+                                self.print_answer(Ask::Check, &answer, false)?
+                            }
                             Outcome::Error(e) => {
                                 self.report(&e);
                                 self.worst = self.worst.max(e.exit_code());
@@ -295,10 +329,10 @@ impl<W: Write, E: Write> Session<'_, W, E> {
         Ok(())
     }
 
-    fn check_stream<R: BufRead>(&mut self, reader: R) -> Result<(), Halt> {
+    fn check_stream<R: BufRead>(&mut self, ask: Ask, reader: R) -> Result<(), Halt> {
         for item in NumberStream::new(reader) {
             match item.map_err(ClientError::Stdin)? {
-                StreamItem::Number(n, _) => self.check_one(&n)?,
+                StreamItem::Number(n, _) => self.check_one(ask, &n)?,
                 StreamItem::Invalid(error, at) => {
                     let e = ClientError::InvalidNumber {
                         context: format!("{at}: "),
@@ -312,8 +346,12 @@ impl<W: Write, E: Write> Session<'_, W, E> {
         Ok(())
     }
 
-    fn check_one(&mut self, n: &Number) -> Result<(), Halt> {
-        let answer = match self.with_wait(|api| api.check(n)) {
+    fn check_one(&mut self, ask: Ask, n: &Number) -> Result<(), Halt> {
+        let call = |api: &Api| match ask {
+            Ask::Check => api.check(n),
+            Ask::Factor => api.factor(n),
+        };
+        let answer = match self.with_wait(call) {
             Ok(answer) => answer,
             Err(e) if e.affects_only_this_number() => {
                 self.report(&e);
@@ -322,16 +360,26 @@ impl<W: Write, E: Write> Session<'_, W, E> {
             }
             Err(e) => return Err(Halt::Error(e)),
         };
-        self.print_answer(&answer, true)
+        self.print_answer(ask, &answer, true)
     }
 
     /// One answer's line on stdout (and its quota on stderr with `-v`).
     /// With `flush`, the line is flushed at once; otherwise the caller flushes (after a chunk).
-    fn print_answer(&mut self, answer: &Answer<api::CheckAnswer>, flush: bool) -> Result<(), Halt> {
+    fn print_answer(
+        &mut self,
+        ask: Ask,
+        answer: &Answer<CheckAnswer>,
+        flush: bool,
+    ) -> Result<(), Halt> {
+        // A factorisation is checked (its factors multiply back) whatever the output format.
+        let human = match ask {
+            Ask::Check => output::check_line(&answer.value),
+            Ask::Factor => factor_answer(&answer.value, self.api.as_ref())?,
+        };
         let line = if self.cli.json {
             output::json_line(&answer.body)
         } else {
-            output::check_line(&answer.value)
+            human
         };
         let written = writeln!(self.out, "{line}");
         self.output_result(written)?;

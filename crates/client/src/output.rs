@@ -131,6 +131,9 @@ mod tests {
             verdict: Some(verdict.to_string()),
             factor: None,
             witness: None,
+            factors: None,
+            complete: None,
+            cofactor: None,
         }
     }
 

@@ -154,6 +154,22 @@ pub struct ServeArgs {
     #[arg(long, env = "PRIME_FACTOR_TIMEOUT_MS", default_value_t = 2000, value_parser = millis())]
     pub factor_timeout_ms: u64,
 
+    /// The most time a proof (`"proof": true`) may take, in milliseconds; the answer then falls
+    /// back to the Baillie-PSW verdict with `"proof": "timed_out"`.
+    #[arg(long, env = "PRIME_PROOF_TIMEOUT_MS", default_value_t = 10_000, value_parser = millis())]
+    pub proof_timeout_ms: u64,
+
+    /// Largest number a proof is made for, and largest certificate number /verify-certificate
+    /// checks, in bits (64 to 8192); larger is answered 422.
+    #[arg(long, env = "PRIME_MAX_PROOF_BITS", default_value_t = settings::DEFAULT_MAX_PROOF_BITS,
+          value_parser = clap::value_parser!(u64).range(64..=8192))]
+    pub max_proof_bits: u64,
+
+    /// Largest /verify-certificate body, in bytes (64 to 67108864); larger is answered 413.
+    #[arg(long, env = "PRIME_MAX_CERTIFICATE_BYTES", default_value_t = settings::DEFAULT_MAX_CERTIFICATE_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(64..=64 * 1024 * 1024))]
+    pub max_certificate_bytes: u64,
+
     /// Threads for primality checks of large numbers (default: number of CPUs; 1 to 1024).
     #[arg(long, env = "PRIME_CPU_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub cpu_threads: Option<u16>,
@@ -262,6 +278,8 @@ impl TryFrom<&ServeArgs> for ServeSettings {
                 max_batch: to_usize(a.max_batch),
                 max_batch_body_bytes: to_usize(a.max_batch_body_bytes),
                 max_request_work: a.max_request_work,
+                max_proof_bits: a.max_proof_bits,
+                max_certificate_bytes: to_usize(a.max_certificate_bytes),
             },
             workers: a.workers.map_or(cpus, usize::from),
             max_connections: a.max_connections.map(to_usize),
@@ -288,6 +306,7 @@ impl TryFrom<&ServeArgs> for ServeSettings {
             },
             check: crate::domain::check::Check::default(),
             factor_timeout: Duration::from_millis(a.factor_timeout_ms),
+            proof_timeout: Duration::from_millis(a.proof_timeout_ms),
         })
     }
 }

@@ -35,6 +35,13 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_AUTH_THROTTLE_CLIENTS: usize = 65_536;
 /// Default time a factorisation may take.
 pub const DEFAULT_FACTOR_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default time a proof may take.
+pub const DEFAULT_PROOF_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default largest number proven (or whose certificate is verified), in bits.
+pub const DEFAULT_MAX_PROOF_BITS: u64 = 1024;
+/// Default largest `/verify-certificate` body, in bytes (a 1024-bit certificate takes about
+/// 100 KiB in the JSON form).
+pub const DEFAULT_MAX_CERTIFICATE_BYTES: usize = 512 * 1024;
 /// Default longest wait for a CPU thread.
 pub const DEFAULT_CPU_QUEUE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default time for a client to send the request head.
@@ -118,6 +125,8 @@ pub struct ServeSettings {
     pub check: Check,
     /// The most time a factorisation (`"factorize": true`) may take.
     pub factor_timeout: Duration,
+    /// The most time a proof (`"proof": true`) may take.
+    pub proof_timeout: Duration,
 }
 
 /// The machine's number of CPUs (at least 1).
@@ -141,6 +150,8 @@ impl Default for ServeSettings {
                 max_batch: DEFAULT_MAX_BATCH,
                 max_batch_body_bytes: DEFAULT_MAX_BATCH_BODY_BYTES,
                 max_request_work: DEFAULT_MAX_REQUEST_WORK,
+                max_proof_bits: DEFAULT_MAX_PROOF_BITS,
+                max_certificate_bytes: DEFAULT_MAX_CERTIFICATE_BYTES,
             },
             workers: cpus(),
             max_connections: None,
@@ -161,6 +172,7 @@ impl Default for ServeSettings {
             pool: PoolOptions::default(),
             check: Check::default(),
             factor_timeout: DEFAULT_FACTOR_TIMEOUT,
+            proof_timeout: DEFAULT_PROOF_TIMEOUT,
         }
     }
 }

@@ -209,6 +209,7 @@ fn app_state(settings: &ServeSettings, store: Store) -> web::Data<AppState> {
         work: Work {
             check: settings.check,
             factor_budget: settings.factor_timeout,
+            proof_budget: settings.proof_timeout,
         },
         metrics: Arc::new(metrics),
     })

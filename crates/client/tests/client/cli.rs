@@ -565,7 +565,7 @@ fn url_with_trailing_slash_and_bare_host() {
 }
 
 /// A stand-in for a misbehaving server: answers every request with `response`.
-fn canned_server(response: &'static str) -> String {
+pub(crate) fn canned_server(response: &'static str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {

@@ -5,4 +5,5 @@
 mod batch;
 mod cli;
 mod common;
+mod factor;
 mod tls;

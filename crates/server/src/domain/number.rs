@@ -20,6 +20,12 @@ pub enum NumberError {
         /// The limit, in bits.
         max_bits: u64,
     },
+    /// A proof asked for a number larger than the proof limit.
+    #[error("a proof is available for numbers of at most {max_bits} bits (--max-proof-bits)")]
+    TooLargeForProof {
+        /// The limit, in bits.
+        max_bits: u64,
+    },
     /// A batch with more items than allowed.
     #[error("a batch may hold at most {max_items} numbers")]
     TooManyItems {
@@ -47,6 +53,8 @@ struct CheckBody<'a> {
     number: &'a RawValue,
     #[serde(default)]
     factorize: bool,
+    #[serde(default)]
+    proof: bool,
 }
 
 /// What a check is asked to do besides deciding primality.
@@ -54,6 +62,25 @@ struct CheckBody<'a> {
 pub struct CheckOptions {
     /// `"factorize": true`: also find the prime factors.
     pub factorize: bool,
+    /// `"proof": true`: prove a probable prime prime (an ECPP certificate).
+    pub proof: bool,
+}
+
+impl CheckOptions {
+    /// Refuse a proof of `number` when it is larger than `max_proof_bits` (numbers below 2^64
+    /// need no certificate and are always accepted).
+    pub fn check_proof_size(
+        &self,
+        number: &Number,
+        max_proof_bits: u64,
+    ) -> Result<(), NumberError> {
+        if self.proof && number.bits() > 64 && number.bits() > max_proof_bits {
+            return Err(NumberError::TooLargeForProof {
+                max_bits: max_proof_bits,
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A parsed `/check-prime` request.
@@ -102,8 +129,8 @@ fn describe(raw: &str) -> &'static str {
     }
 }
 
-/// Parse a `/check-prime` body: a JSON object with a `number` member and the optional boolean
-/// `factorize` (other members are ignored).
+/// Parse a `/check-prime` body: a JSON object with a `number` member and the optional booleans
+/// `factorize` and `proof` (other members are ignored).
 pub fn parse_body(body: &[u8], max_bits: u64) -> Result<CheckRequest, NumberError> {
     // serde would also accept a JSON array for a struct; only an object is a request.
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
@@ -124,6 +151,7 @@ pub fn parse_body(body: &[u8], max_bits: u64) -> Result<CheckRequest, NumberErro
         number: parse_value(req.number, max_bits)?,
         options: CheckOptions {
             factorize: req.factorize,
+            proof: req.proof,
         },
     })
 }
@@ -134,6 +162,8 @@ struct BatchBody<'a> {
     numbers: Vec<&'a RawValue>,
     #[serde(default)]
     factorize: bool,
+    #[serde(default)]
+    proof: bool,
 }
 
 /// One item of a batch: the number, or the item as sent (raw JSON) and why it was refused.
@@ -149,13 +179,14 @@ pub struct BatchRequest<'a> {
 }
 
 /// Parse a `/check-prime/batch` JSON body: an object with a `numbers` array (each item what
-/// `number` accepts in [`parse_body`]) and the optional boolean `factorize`. More than
-/// `max_items` items is an error of the whole request; an invalid item is an error of that item
-/// alone.
+/// `number` accepts in [`parse_body`]) and the optional booleans `factorize` and `proof`. More
+/// than `max_items` items is an error of the whole request; an invalid item (or one too large
+/// for the proof asked for) is an error of that item alone.
 pub fn parse_batch_body(
     body: &[u8],
     max_bits: u64,
     max_items: usize,
+    max_proof_bits: u64,
 ) -> Result<BatchRequest<'_>, NumberError> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|&b| b != b'{') {
@@ -174,17 +205,20 @@ pub fn parse_batch_body(
     if req.numbers.len() > max_items {
         return Err(NumberError::TooManyItems { max_items });
     }
+    let options = CheckOptions {
+        factorize: req.factorize,
+        proof: req.proof,
+    };
     let items = req
         .numbers
         .into_iter()
-        .map(|raw| parse_value(raw, max_bits).map_err(|e| (raw, e)))
+        .map(|raw| {
+            parse_value(raw, max_bits)
+                .and_then(|n| options.check_proof_size(&n, max_proof_bits).map(|()| n))
+                .map_err(|e| (raw, e))
+        })
         .collect();
-    Ok(BatchRequest {
-        items,
-        options: CheckOptions {
-            factorize: req.factorize,
-        },
-    })
+    Ok(BatchRequest { items, options })
 }
 
 /// Parse one line of an NDJSON stream: a JSON integer literal, a decimal string, or an object

@@ -91,6 +91,11 @@ pub struct CheckRequest {
     /// and, when the time ran out, `cofactor` to the answer. Default `false`.
     #[schema(default = false)]
     factorize: Option<bool>,
+    /// Prove a prime of at least 2^64 (up to `--max-proof-bits`, within `--proof-timeout-ms`):
+    /// adds `certificate` (verdict `prime`), or `proof: "timed_out"` with the Baillie-PSW
+    /// verdict. Default `false`.
+    #[schema(default = false)]
+    proof: Option<bool>,
 }
 
 /// JSON body of `POST /check-prime/batch`. Other members are ignored.
@@ -104,6 +109,9 @@ pub struct BatchRequest {
     /// Also find the prime factors of every number (each within `--factor-timeout-ms`).
     #[schema(default = false)]
     factorize: Option<bool>,
+    /// Prove every prime of at least 2^64 (each within `--proof-timeout-ms`).
+    #[schema(default = false)]
+    proof: Option<bool>,
 }
 
 /// `GET /healthz` answer.

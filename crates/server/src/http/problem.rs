@@ -137,6 +137,14 @@ pub enum ApiError {
     /// Number larger than `--max-bits`.
     #[error("number is larger than the limit of {0} bits")]
     NumberTooLarge(u64),
+    /// A proof asked for a number larger than `--max-proof-bits`.
+    #[error("{}", NumberError::TooLargeForProof { max_bits: *.0 })]
+    TooLargeForProof(u64),
+    /// A certificate to verify whose number is larger than `--max-proof-bits`.
+    #[error(
+        "the certificate's number is larger than the limit of {0} bits (--max-proof-bits); verify it offline with `prime-client verify`"
+    )]
+    CertificateTooLarge(u64),
     /// More numbers in a batch than `--max-batch`, or more work than `--max-request-work`.
     #[error("{0}")]
     BatchTooLarge(NumberError),
@@ -165,6 +173,7 @@ impl From<NumberError> for ApiError {
         match e {
             NumberError::Malformed(message) => ApiError::BadRequest(message),
             NumberError::TooLarge { max_bits } => ApiError::NumberTooLarge(max_bits),
+            NumberError::TooLargeForProof { max_bits } => ApiError::TooLargeForProof(max_bits),
             e @ (NumberError::TooManyItems { .. } | NumberError::TooMuchWork { .. }) => {
                 ApiError::BatchTooLarge(e)
             }
@@ -230,7 +239,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType | ApiError::UnsupportedBatchType => {
                 ProblemType::UnsupportedMediaType
             }
-            ApiError::NumberTooLarge(_) => ProblemType::NumberTooLarge,
+            ApiError::NumberTooLarge(_)
+            | ApiError::TooLargeForProof(_)
+            | ApiError::CertificateTooLarge(_) => ProblemType::NumberTooLarge,
             ApiError::BatchTooLarge(_) => ProblemType::BatchTooLarge,
             ApiError::NotFound(_) => ProblemType::NotFound,
             ApiError::MethodNotAllowed(_) => ProblemType::MethodNotAllowed,

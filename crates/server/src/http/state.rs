@@ -26,6 +26,10 @@ pub struct Limits {
     pub max_batch_body_bytes: usize,
     /// Most work units of one request (`domain::check::cost`).
     pub max_request_work: u64,
+    /// Largest number a proof is made for, or a certificate verified for, in bits.
+    pub max_proof_bits: u64,
+    /// Largest `/verify-certificate` body, in bytes.
+    pub max_certificate_bytes: usize,
 }
 
 /// Shared, read-only state of every worker.
@@ -41,7 +45,7 @@ pub struct AppState {
     pub limits: Limits,
     /// Keys seen valid moments ago (admission before the body).
     pub keys: KeyCache,
-    /// How checks are done (the primality check, the factorisation budget).
+    /// How checks are done (the primality check, the factorisation and proof budgets).
     pub work: Work,
     /// This application's metrics.
     pub metrics: Arc<Metrics>,

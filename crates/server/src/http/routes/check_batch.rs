@@ -212,7 +212,12 @@ pub async fn check_batch(
     }
     let limits = &state.limits;
     let body = read_body_up_to(&req, payload, limits, limits.max_batch_body_bytes).await?;
-    let batch = number::parse_batch_body(&body, limits.max_bits, limits.max_batch)?;
+    let batch = number::parse_batch_body(
+        &body,
+        limits.max_bits,
+        limits.max_batch,
+        limits.max_proof_bits,
+    )?;
     let numbers: Vec<Number> = batch
         .items
         .iter()

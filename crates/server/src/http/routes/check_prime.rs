@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::cpu_pool::PoolError;
-use crate::domain::check::Outcome;
+use crate::domain::check::{Outcome, Proof};
 use crate::domain::keys::KeyHash;
 use crate::domain::number::{self, CheckRequest};
 use crate::domain::quota::{Decision, Demand, QuotaState};
@@ -61,6 +61,17 @@ pub struct CheckResponse<'a> {
     /// (`factors` times `cofactor` is the number), decimal.
     #[serde(skip_serializing_if = "Option::is_none")]
     cofactor: Option<String>,
+    /// With `"proof": true`, for a prime of at least 2^64 proven within `--proof-timeout-ms`:
+    /// its ECPP certificate in the JSON form of docs/certificates.md (`verdict` is then
+    /// `prime`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    certificate: Option<Box<RawValue>>,
+    /// With `"proof": true`, when no certificate came: `timed_out` (not proven within
+    /// `--proof-timeout-ms`; `verdict` is Baillie-PSW's) or `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "timed_out")]
+    proof: Option<&'static str>,
 }
 
 impl<'a> CheckResponse<'a> {
@@ -73,6 +84,11 @@ impl<'a> CheckResponse<'a> {
             _ => (None, None),
         };
         let factors = outcome.factors.as_ref();
+        let certificate = match &outcome.proof {
+            // The certificate's own writer makes valid JSON; a failure here would be a bug.
+            Some(Proof::Certificate(c)) => RawValue::from_string(c.to_json()).ok(),
+            _ => None,
+        };
         CheckResponse {
             number: echo,
             is_prime: verdict.is_prime(),
@@ -82,6 +98,8 @@ impl<'a> CheckResponse<'a> {
             factors: factors.map(|f| f.primes().map(ToString::to_string).collect()),
             complete: factors.map(Factorization::is_complete),
             cofactor: factors.and_then(|f| f.cofactor.as_ref().map(ToString::to_string)),
+            certificate,
+            proof: outcome.proof.as_ref().and_then(Proof::failure_name),
         }
     }
 }
@@ -94,7 +112,8 @@ pub fn is_json(req: &HttpRequest) -> bool {
         || ct.to_ascii_lowercase().ends_with("+json")
 }
 
-fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
+/// `415` unless the request is JSON ([`is_json`]).
+pub fn check_content_type(req: &HttpRequest) -> Result<(), ApiError> {
     if is_json(req) {
         Ok(())
     } else {
@@ -150,7 +169,7 @@ async fn read_all(
 }
 
 /// Take one unit of the key's quota: the state after it, or `401`/`429`.
-async fn consume_one(
+pub async fn consume_one(
     req: &HttpRequest,
     state: &AppState,
     hash: &KeyHash,
@@ -219,7 +238,7 @@ pub async fn give_back(
         (status = 401, description = "Missing, malformed, unknown, revoked or expired key", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 413, description = "Body larger than the byte limit", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 415, description = "Content-Type is not JSON", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
-        (status = 422, description = "Number larger than the bit limit", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 422, description = "Number larger than the bit limit (`--max-bits`, or `--max-proof-bits` with `\"proof\": true`)", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 429, description = "Quota used up, or too many failed authentications from this address", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 503, description = "Key store unavailable, or CPU pool saturated", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json")
     )
@@ -233,6 +252,7 @@ pub async fn check_prime(
     check_content_type(&req)?;
     let body = read_body(&req, payload, &state.limits).await?;
     let CheckRequest { number, options } = number::parse_body(&body, state.limits.max_bits)?;
+    options.check_proof_size(&number, state.limits.max_proof_bits)?;
     let echo = RawValue::from_string(number.echo_json())
         .map_err(|e| ApiError::Internal(format!("echo of a parsed number: {e}")))?;
     let bits = number.bits();

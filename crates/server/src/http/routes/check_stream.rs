@@ -168,10 +168,19 @@ impl Session {
     /// Parse, charge, check and write one chunk; an error ends the stream after what was
     /// written.
     async fn answer(&mut self, lines: &[Bytes], out: &mut Vec<u8>) -> Result<(), ApiError> {
-        let max_bits = self.state.limits.max_bits;
+        let (max_bits, max_proof_bits) =
+            (self.state.limits.max_bits, self.state.limits.max_proof_bits);
+        let options = self.options;
         let mut items: Vec<Parsed> = lines
             .iter()
-            .map(|l| number::parse_line(l, max_bits))
+            .map(|l| {
+                number::parse_line(l, max_bits).and_then(|n| {
+                    match options.check_proof_size(&n, max_proof_bits) {
+                        Ok(()) => Ok(n),
+                        Err(e) => Err((n.echo_json(), e)),
+                    }
+                })
+            })
             .collect();
         let mut end = self.spend_work(&mut items);
         let valid = items.iter().filter(|i| i.is_ok()).count() as u64;
@@ -280,21 +289,27 @@ fn write_lines(
     Ok(())
 }
 
-/// The options of a stream, from the query string (`?factorize=true`).
+/// The options of a stream, from the query string (`?factorize=true&proof=true`).
 fn query_options(req: &HttpRequest) -> Result<CheckOptions, ApiError> {
     let mut options = CheckOptions::default();
     for pair in req.query_string().split('&') {
-        if let Some(value) = pair.strip_prefix("factorize=") {
-            options.factorize = match value {
-                "true" => true,
-                "false" => false,
-                _ => {
-                    return Err(ApiError::BadRequest(
-                        "'factorize' must be true or false".to_owned(),
-                    ));
-                }
-            };
-        }
+        let Some((name, value)) = pair.split_once('=') else {
+            continue;
+        };
+        let flag = match name {
+            "factorize" => &mut options.factorize,
+            "proof" => &mut options.proof,
+            _ => continue,
+        };
+        *flag = match value {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(ApiError::BadRequest(format!(
+                    "'{name}' must be true or false"
+                )));
+            }
+        };
     }
     Ok(options)
 }

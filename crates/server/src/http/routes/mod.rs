@@ -10,6 +10,7 @@ pub mod health;
 pub mod metrics;
 pub mod time;
 pub mod usage;
+pub mod verify_certificate;
 
 use actix_web::http::Method;
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
@@ -93,6 +94,14 @@ pub const ROUTES: &[RouteSpec] = &[
         access: Access::Metered,
         handler: |r, m| r.route(web::method(m).to(check_batch::check_batch)),
         openapi: |p| p.path_from::<check_batch::__path_check_batch>(),
+    },
+    RouteSpec {
+        path: "/verify-certificate",
+        label: "/verify-certificate",
+        methods: &[Method::POST],
+        access: Access::Metered,
+        handler: |r, m| r.route(web::method(m).to(verify_certificate::verify_certificate)),
+        openapi: |p| p.path_from::<verify_certificate::__path_verify_certificate>(),
     },
     RouteSpec {
         path: "/get-current-time",

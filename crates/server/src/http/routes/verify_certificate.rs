@@ -1,0 +1,99 @@
+//! `POST /verify-certificate`: check an ECPP certificate (ours, or PARI/GP's). Metered.
+//!
+//! Order: admission from the headers (429/401, the body is never read) → content type (415) →
+//! body within `--body-timeout-ms` (408) and `--max-certificate-bytes` (413) → the certificate
+//! readable (400) and its number within `--max-proof-bits` (422) → CPU place (503) → one unit
+//! (401/429) → verify → 200, valid or not. A unit charged for a verification that then fails
+//! inside the server is given back.
+
+use actix_web::web::Payload;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde::Serialize;
+
+use super::check_prime::{
+    INLINE_BITS, check_content_type, consume_one, give_back, read_body_up_to,
+};
+use crate::cpu_pool::PoolError;
+use crate::domain::certificate;
+use crate::http::auth::admit;
+use crate::http::headers::insert_quota_headers;
+use crate::http::problem::ApiError;
+use crate::http::state::AppState;
+
+/// Whether a certificate proves its number prime.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct VerifyResponse {
+    /// `true` when every condition of every step holds.
+    valid: bool,
+    /// The number the certificate is for, decimal.
+    #[schema(example = "170141183460469231731687303715884105727")]
+    number: String,
+    /// When `valid` is false: the first failing step and condition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = "step 7: m·P is not the point at infinity")]
+    error: Option<String>,
+}
+
+/// Verify a primality certificate. Metered: one unit per `200`, valid or not.
+#[utoipa::path(
+    post,
+    path = "/verify-certificate",
+    tag = "prime",
+    request_body(
+        description = "A certificate in the JSON form of docs/certificates.md (`{\"format\": \"ecpp\", \"number\": \"N\", \"steps\": [...]}`), or PARI/GP's `primecert` vector as text: `{\"pari\": \"[[N, t, s, a4, [x, y]], ...]\"}`.",
+        content(
+            (Object = "application/json", example = json!({"pari": "[[1000000000000000000000000000057, 2097428838024654, 476837158203125084, 1, [0, 2]]]"}))
+        )
+    ),
+    security(("authorization" = []), ("bearer" = []), ("x_api_key" = [])),
+    responses(
+        (status = 200, description = "Checked: `valid`, and the first failure when invalid; one unit consumed", body = VerifyResponse),
+        (status = 400, description = "Not a certificate in either form", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, malformed, unknown, revoked or expired key", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 408, description = "Body not received within `--body-timeout-ms`", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 413, description = "Body larger than `--max-certificate-bytes`", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 415, description = "Content-Type is not JSON", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 422, description = "The certificate's number is larger than `--max-proof-bits`", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 429, description = "Quota used up, or too many failed authentications from this address", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 503, description = "Key store unavailable, or CPU pool saturated", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json")
+    )
+)]
+pub async fn verify_certificate(
+    req: HttpRequest,
+    payload: Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let hash = admit(&req, &state).await?;
+    check_content_type(&req)?;
+    let limits = &state.limits;
+    let body = read_body_up_to(&req, payload, limits, limits.max_certificate_bytes).await?;
+    let certificate = certificate::parse_request(&body)?;
+    let bits = certificate.number().bits();
+    if bits > limits.max_proof_bits {
+        return Err(ApiError::CertificateTooLarge(limits.max_proof_bits));
+    }
+    let slot = if bits > INLINE_BITS {
+        Some(state.cpu.reserve().await?)
+    } else {
+        None
+    };
+    let now = Utc::now().timestamp();
+    let quota = consume_one(&req, &state, &hash, now).await?;
+    let number = certificate.number().to_string();
+    let verified = match slot {
+        Some(slot) => slot.run(move || certificate.verify()).await,
+        None => std::panic::catch_unwind(|| certificate.verify()).map_err(|_| PoolError::Panicked),
+    };
+    let verified = match verified {
+        Ok(verified) => verified,
+        Err(e) => return Err(give_back(&state, &hash, &quota, 1, e.into()).await),
+    };
+    let mut builder = HttpResponse::Ok();
+    insert_quota_headers(&mut builder, &quota, now);
+    Ok(builder.json(VerifyResponse {
+        valid: verified.is_ok(),
+        number,
+        error: verified.err().map(|e| e.to_string()),
+    }))
+}
