@@ -273,10 +273,10 @@ fn budgets_are_honoured() {
         let took = start.elapsed();
         assert_valid(&n, &f);
         assert_eq!(f.cofactor.as_ref(), Some(&n));
-        assert!(
-            took <= budget + budget / 10,
-            "budget {budget:?}, took {took:?}"
-        );
+        // Budget + 10 %, and never less than 50 ms of slack: the test threads share two cores,
+        // so a thread can be descheduled for tens of milliseconds after its deadline.
+        let slack = (budget / 10).max(Duration::from_millis(50));
+        assert!(took <= budget + slack, "budget {budget:?}, took {took:?}");
     }
     // A budget already spent still answers, at once.
     let start = Instant::now();
