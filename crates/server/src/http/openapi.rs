@@ -137,6 +137,7 @@ pub struct Health {
         super::routes::check_batch::ItemError<'static>,
         super::routes::check_batch::BatchResult<'static>,
         super::routes::check_batch::BatchResponse<'static>,
+        super::routes::verify_certificate::VerifyResponse,
         Health,
         super::problem::Problem<'static>,
         super::routes::check_prime::CheckResponse<'static>,

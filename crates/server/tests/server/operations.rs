@@ -357,6 +357,7 @@ fn openapi_document_is_valid_and_lists_every_route() {
         ("/check-prime/batch", &["post"][..]),
         ("/get-current-time", &["get", "post"][..]),
         ("/usage", &["get"][..]),
+        ("/verify-certificate", &["post"][..]),
         ("/healthz", &["get"][..]),
         ("/metrics", &["get"][..]),
         ("/openapi.json", &["get"][..]),
