@@ -129,24 +129,29 @@ fn describe(raw: &str) -> &'static str {
     }
 }
 
-/// Parse a `/check-prime` body: a JSON object with a `number` member and the optional booleans
-/// `factorize` and `proof` (other members are ignored).
-pub fn parse_body(body: &[u8], max_bits: u64) -> Result<CheckRequest, NumberError> {
+/// Parse a request body that must be a JSON object (`example` shows one in the error).
+fn parse_object<'a, T: Deserialize<'a>>(body: &'a [u8], example: &str) -> Result<T, NumberError> {
     // serde would also accept a JSON array for a struct; only an object is a request.
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_some_and(|&b| b != b'{') {
-        return Err(malformed(
-            "request body must be a JSON object like {\"number\": 17}",
-        ));
+        return Err(malformed(format!(
+            "request body must be a JSON object like {example}"
+        )));
     }
-    let req: CheckBody<'_> = serde_json::from_slice(body).map_err(|e| {
+    serde_json::from_slice(body).map_err(|e| {
         let msg = e.to_string();
         if e.is_data() {
             malformed(format!("invalid request body: {msg}"))
         } else {
             malformed(format!("malformed JSON: {msg}"))
         }
-    })?;
+    })
+}
+
+/// Parse a `/check-prime` body: a JSON object with a `number` member and the optional booleans
+/// `factorize` and `proof` (other members are ignored).
+pub fn parse_body(body: &[u8], max_bits: u64) -> Result<CheckRequest, NumberError> {
+    let req: CheckBody<'_> = parse_object(body, "{\"number\": 17}")?;
     Ok(CheckRequest {
         number: parse_value(req.number, max_bits)?,
         options: CheckOptions {
@@ -188,20 +193,7 @@ pub fn parse_batch_body(
     max_items: usize,
     max_proof_bits: u64,
 ) -> Result<BatchRequest<'_>, NumberError> {
-    let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    if first.is_some_and(|&b| b != b'{') {
-        return Err(malformed(
-            "request body must be a JSON object like {\"numbers\": [17, 18]}",
-        ));
-    }
-    let req: BatchBody<'_> = serde_json::from_slice(body).map_err(|e| {
-        let msg = e.to_string();
-        if e.is_data() {
-            malformed(format!("invalid request body: {msg}"))
-        } else {
-            malformed(format!("malformed JSON: {msg}"))
-        }
-    })?;
+    let req: BatchBody<'_> = parse_object(body, "{\"numbers\": [17, 18]}")?;
     if req.numbers.len() > max_items {
         return Err(NumberError::TooManyItems { max_items });
     }
