@@ -68,6 +68,7 @@
 //! independent trial division and num-bigint `modpow` Miller-Rabin, verifying every piece of
 //! evidence.
 
+mod bpsw_fixed;
 mod cert;
 mod ecpp;
 mod effort;
@@ -388,6 +389,16 @@ fn check_big(n: &BigUint) -> Verdict {
         return factor(2);
     }
     debug_assert!(!n.is_zero());
+    // 65 to 256 bits: stack arrays, no set-up of the multi-limb context.
+    if let Some(limbs) = mont_fixed::limbs_of::<2>(n) {
+        return check_fixed(n, limbs);
+    }
+    if let Some(limbs) = mont_fixed::limbs_of::<3>(n) {
+        return check_fixed(n, limbs);
+    }
+    if let Some(limbs) = mont_fixed::limbs_of::<4>(n) {
+        return check_fixed(n, limbs);
+    }
     let k = n.iter_u64_digits().len();
     let limbs = to_limbs(n, k);
     if let Some(p) = trial::small_odd_factor_limbs(&limbs) {
@@ -407,9 +418,40 @@ fn check_big(n: &BigUint) -> Verdict {
         // Lucas says composite; a Miller-Rabin witness makes that checkable. Finding none up to
         // the GRH bound would mean n is prime after all (a Lucas bug): say what the strong
         // tests say rather than search without end.
-        LucasOutcome::Composite => match mr::find_witness(&ctx, &dec) {
-            Some(witness) => Verdict::Composite(Evidence::Witness(witness)),
-            None => Verdict::ProbablePrime,
-        },
+        LucasOutcome::Composite => lucas_composite(&ctx, &dec),
+    }
+}
+
+/// Lucas says composite but base 2 did not: a Miller-Rabin witness makes that checkable.
+/// Finding none up to the GRH bound would mean n is prime after all (a Lucas bug): say what
+/// the strong tests say rather than search without end.
+fn lucas_composite(ctx: &MontCtx, dec: &Decomposition) -> Verdict {
+    match mr::find_witness(ctx, dec) {
+        Some(witness) => Verdict::Composite(Evidence::Witness(witness)),
+        None => Verdict::ProbablePrime,
+    }
+}
+
+/// [`check_big`] for odd `n` of `N` limbs (65 to 256 bits): the same steps on stack arrays
+/// ([`bpsw_fixed`]), without the multi-limb context's set-up and buffers.
+fn check_fixed<const N: usize>(n: &BigUint, limbs: [u64; N]) -> Verdict {
+    let factor = |f: u64| Verdict::Composite(Evidence::Factor(BigUint::from(f)));
+    if let Some(p) = trial::small_odd_factor_limbs(&limbs) {
+        return factor(p);
+    }
+    let m = mont_fixed::MontN::new(limbs);
+    if !bpsw_fixed::strong_base2(&m) {
+        return Verdict::Composite(Evidence::Witness(BigUint::from(2u8)));
+    }
+    if let Some(r) = lucas::square_root(n, &limbs) {
+        return Verdict::Composite(Evidence::Factor(r));
+    }
+    match bpsw_fixed::strong_lucas(&m) {
+        LucasOutcome::Probable => Verdict::ProbablePrime,
+        LucasOutcome::Factor(f) => factor(f),
+        LucasOutcome::Composite => {
+            let ctx = MontCtx::new(n);
+            lucas_composite(&ctx, &Decomposition::new(&ctx))
+        }
     }
 }
