@@ -35,6 +35,10 @@
 //!   no composite below 2^64 passes both (Baillie, Fiori, Wagstaff, *Strengthening the
 //!   Baillie-PSW primality test*, Math. Comp. 90 (2021)), so the answer is exact. No heap
 //!   allocation.
+//! * **65 to 256 bits**: the same Baillie-PSW test on stack arrays of two to four limbs whose
+//!   count is known at compile time (`[u64; N]` Montgomery arithmetic): no heap allocation, no
+//!   big-integer division in the set-up, and the loops unrolled. At these sizes the set-up of
+//!   the general context below costs as much as the exponentiations.
 //! * **Larger numbers** ([`is_prime`]): the same Baillie-PSW test on fixed-width `u64` limbs
 //!   with our own Montgomery arithmetic, set up once per modulus: products and reductions that
 //!   handle two rows per pass, a dedicated squaring, one level of Karatsuba from 3072 bits, a
