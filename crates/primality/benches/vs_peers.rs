@@ -1,4 +1,4 @@
-//! `cargo bench -p primality --bench vs_peers`: `is_prime` beside GMP's
+//! `cargo bench -p primality --features peers --bench vs_peers`: `is_prime` beside GMP's
 //! `mpz_probab_prime_p(n, 25)` (through `rug`, on the system's libgmp) and machine-prime, on
 //! the same inputs in the same run: the tutorial's number (composite), 64-bit primes, and
 //! primes of 128, 192 and 256 bits (machine-prime's `is_prime_128` at 128 bits).
