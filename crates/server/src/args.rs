@@ -467,6 +467,8 @@ mod tests {
         assert!(Cli::try_parse_from(["p", "--max-bits", "0"]).is_err());
         assert!(Cli::try_parse_from(["p", "--default-limit", "-1"]).is_err());
         assert!(Cli::try_parse_from(["p", "--workers", "0"]).is_err());
+        assert!(Cli::try_parse_from(["p", "--max-batch", "0"]).is_err());
+        assert!(Cli::try_parse_from(["p", "--max-request-work", "0"]).is_err());
         assert!(Cli::try_parse_from(["p", "keys", "create", "--name", ""]).is_err());
         assert!(
             Cli::try_parse_from(["p", "keys", "create", "--name", "a", "--limit", "-5"]).is_err()

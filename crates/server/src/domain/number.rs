@@ -363,6 +363,56 @@ mod tests {
     }
 
     #[test]
+    fn batches() {
+        let b = parse_batch_body(
+            br#"{"numbers": [17, "007", 1.5, true], "factorize": true}"#,
+            8192,
+            4,
+        )
+        .unwrap();
+        assert!(b.options.factorize);
+        let shown: Vec<String> = b
+            .items
+            .iter()
+            .map(|i| match i {
+                Ok(n) => n.echo_json(),
+                Err((raw, _)) => format!("!{}", raw.get()),
+            })
+            .collect();
+        assert_eq!(shown, ["17", "\"7\"", "!1.5", "!true"]);
+        assert!(matches!(
+            parse_batch_body(br#"{"numbers": [1, 2, 3]}"#, 8192, 2),
+            Err(NumberError::TooManyItems { max_items: 2 })
+        ));
+        for bad in [r#"[1]"#, r#"{"numbers": 5}"#, r#"{}"#, r#"{"numbers": [1}"#] {
+            assert!(
+                matches!(
+                    parse_batch_body(bad.as_bytes(), 8192, 9),
+                    Err(NumberError::Malformed(_))
+                ),
+                "{bad}"
+            );
+        }
+        let empty = parse_batch_body(br#"{"numbers": []}"#, 8192, 9).unwrap();
+        assert!(empty.items.is_empty());
+    }
+
+    #[test]
+    fn lines() {
+        let ok = |l: &str| parse_line(l.as_bytes(), 8192).unwrap().echo_json();
+        assert_eq!(ok("17"), "17");
+        assert_eq!(ok(" \"18\"\r\n"), "\"18\"");
+        assert_eq!(ok(r#"{"number": 19, "x": 1}"#), "19");
+        let err = |l: &str| parse_line(l.as_bytes(), 8192).unwrap_err();
+        assert_eq!(err("x").0, "\"x\"");
+        assert_eq!(err("1.5").0, "1.5");
+        assert_eq!(err(r#"{"number": null}"#).0, "null");
+        assert!(matches!(err(r#"{"n": 1}"#).1, NumberError::Malformed(_)));
+        let big = "9".repeat(3000);
+        assert_eq!(err(&big).1, NumberError::TooLarge { max_bits: 8192 });
+    }
+
+    #[test]
     fn refused_forms() {
         for body in [
             r#"{"number": 1.5}"#,
