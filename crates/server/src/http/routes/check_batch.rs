@@ -143,9 +143,29 @@ fn check_work(state: &AppState, numbers: &[Number], options: CheckOptions) -> Re
     Ok(())
 }
 
+/// The items of a batch in order: `None` for a valid number (the next of `numbers`), else the
+/// item as sent and why it was refused.
+type Slots<'a> = Vec<Option<(&'a RawValue, NumberError)>>;
+
+/// Move the valid numbers out of `items`; what is left in their place.
+fn split(items: Vec<BatchItem<'_>>) -> (Vec<Number>, Slots<'_>) {
+    let mut numbers = Vec::with_capacity(items.len());
+    let slots = items
+        .into_iter()
+        .map(|item| match item {
+            Ok(n) => {
+                numbers.push(n);
+                None
+            }
+            Err(refused) => Some(refused),
+        })
+        .collect();
+    (numbers, slots)
+}
+
 /// The `{"results": [...]}` body: the items in order, the valid ones answered by `outcomes`.
 fn results_body(
-    items: &[BatchItem<'_>],
+    items: &Slots<'_>,
     numbers: &[Number],
     outcomes: &[Outcome],
 ) -> Result<Vec<u8>, ApiError> {
@@ -157,13 +177,13 @@ fn results_body(
             body.push(b',');
         }
         match item {
-            Ok(_) => {
+            None => {
                 let (n, outcome) = answered
                     .next()
                     .ok_or_else(|| ApiError::Internal("a result is missing".to_owned()))?;
                 write_checked(&mut body, n, outcome)?;
             }
-            Err((sent, error)) => write_invalid(&mut body, sent, error)?,
+            Some((sent, error)) => write_invalid(&mut body, sent, error)?,
         }
     }
     body.extend_from_slice(b"]}");
@@ -218,11 +238,7 @@ pub async fn check_batch(
         limits.max_batch,
         limits.max_proof_bits,
     )?;
-    let numbers: Vec<Number> = batch
-        .items
-        .iter()
-        .filter_map(|item| item.as_ref().ok().cloned())
-        .collect();
+    let (numbers, slots) = split(batch.items);
     check_work(&state, &numbers, batch.options)?;
     let mut builder = HttpResponse::Ok();
     let outcomes = if numbers.is_empty() {
@@ -239,6 +255,6 @@ pub async fn check_batch(
         outcomes
     };
     count_checks(&state, &numbers, &outcomes);
-    let body = results_body(&batch.items, &numbers, &outcomes)?;
+    let body = results_body(&slots, &numbers, &outcomes)?;
     Ok(builder.content_type("application/json").body(body))
 }
