@@ -148,7 +148,17 @@ fn limits_of_one_batch() {
 
 #[test]
 fn ten_concurrent_batches_of_100_against_550_units() {
-    let env = TestEnv::new();
+    ten_batches_against_550(&TestEnv::new());
+}
+
+#[test]
+fn ten_concurrent_batches_of_100_against_550_units_on_postgres() {
+    if let Some((env, _)) = TestEnv::postgres() {
+        ten_batches_against_550(&env);
+    }
+}
+
+fn ten_batches_against_550(env: &TestEnv) {
     let key = env.create_key("race", &["--limit", "550"]);
     let server = env.spawn(&[]);
     let barrier = Arc::new(Barrier::new(10));
