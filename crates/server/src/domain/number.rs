@@ -183,17 +183,35 @@ pub struct BatchRequest<'a> {
     pub options: CheckOptions,
 }
 
+/// The limits a `/check-prime/batch` JSON body is parsed under.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchLimits {
+    /// The largest number accepted, in bits.
+    pub max_bits: u64,
+    /// The most items in one body.
+    pub max_items: usize,
+    /// The largest number a proof is made for, in bits.
+    pub max_proof_bits: u64,
+    /// The most work units ([`super::check::cost`]) one body may ask for.
+    pub max_work: u64,
+}
+
 /// Parse a `/check-prime/batch` JSON body: an object with a `numbers` array (each item what
 /// `number` accepts in [`parse_body`]) and the optional booleans `factorize` and `proof`. More
-/// than `max_items` items is an error of the whole request; an invalid item (or one too large
-/// for the proof asked for) is an error of that item alone.
+/// than `max_items` items, or numbers costing more than `max_work` work units, is an error of
+/// the whole request, found before any number past the limit is parsed; an invalid item (or one
+/// too large for the proof asked for) is an error of that item alone.
 pub fn parse_batch_body(
     body: &[u8],
-    max_bits: u64,
-    max_items: usize,
-    max_proof_bits: u64,
+    limits: BatchLimits,
 ) -> Result<BatchRequest<'_>, NumberError> {
     let req: BatchBody<'_> = parse_object(body, "{\"numbers\": [17, 18]}")?;
+    let BatchLimits {
+        max_bits,
+        max_items,
+        max_proof_bits,
+        max_work,
+    } = limits;
     if req.numbers.len() > max_items {
         return Err(NumberError::TooManyItems { max_items });
     }
@@ -201,15 +219,20 @@ pub fn parse_batch_body(
         factorize: req.factorize,
         proof: req.proof,
     };
-    let items = req
-        .numbers
-        .into_iter()
-        .map(|raw| {
-            parse_value(raw, max_bits)
-                .and_then(|n| options.check_proof_size(&n, max_proof_bits).map(|()| n))
-                .map_err(|e| (raw, e))
-        })
-        .collect();
+    let mut spent = 0u64;
+    let mut items = Vec::with_capacity(req.numbers.len());
+    for raw in req.numbers {
+        let item = parse_value(raw, max_bits)
+            .and_then(|n| options.check_proof_size(&n, max_proof_bits).map(|()| n))
+            .map_err(|e| (raw, e));
+        if let Ok(n) = &item {
+            spent = spent.saturating_add(super::check::cost(n.bits(), options));
+            if spent > max_work {
+                return Err(NumberError::TooMuchWork { max_work });
+            }
+        }
+        items.push(item);
+    }
     Ok(BatchRequest { items, options })
 }
 
@@ -364,10 +387,15 @@ mod tests {
 
     #[test]
     fn batches() {
+        let limits = |max_items, max_work| BatchLimits {
+            max_bits: 8192,
+            max_items,
+            max_proof_bits: 1024,
+            max_work,
+        };
         let b = parse_batch_body(
             br#"{"numbers": [17, "007", 1.5, true], "factorize": true}"#,
-            8192,
-            4,
+            limits(4, 0),
         )
         .unwrap();
         assert!(b.options.factorize);
@@ -381,20 +409,28 @@ mod tests {
             .collect();
         assert_eq!(shown, ["17", "\"7\"", "!1.5", "!true"]);
         assert!(matches!(
-            parse_batch_body(br#"{"numbers": [1, 2, 3]}"#, 8192, 2),
+            parse_batch_body(br#"{"numbers": [1, 2, 3]}"#, limits(2, 9)),
             Err(NumberError::TooManyItems { max_items: 2 })
         ));
         for bad in [r#"[1]"#, r#"{"numbers": 5}"#, r#"{}"#, r#"{"numbers": [1}"#] {
             assert!(
                 matches!(
-                    parse_batch_body(bad.as_bytes(), 8192, 9),
+                    parse_batch_body(bad.as_bytes(), limits(9, 9)),
                     Err(NumberError::Malformed(_))
                 ),
                 "{bad}"
             );
         }
-        let empty = parse_batch_body(br#"{"numbers": []}"#, 8192, 9).unwrap();
+        let empty = parse_batch_body(br#"{"numbers": []}"#, limits(9, 9)).unwrap();
         assert!(empty.items.is_empty());
+        // 3 costs nothing and a 30-digit number 8 units: a limit of 7 refuses the body at the
+        // second number, a limit of 8 takes it.
+        let big = format!("{{\"numbers\": [3, {}]}}", "9".repeat(30));
+        assert!(matches!(
+            parse_batch_body(big.as_bytes(), limits(9, 7)),
+            Err(NumberError::TooMuchWork { max_work: 7 })
+        ));
+        assert!(parse_batch_body(big.as_bytes(), limits(9, 8)).is_ok());
     }
 
     #[test]

@@ -25,8 +25,8 @@ use super::check_prime::{
 };
 use super::check_stream;
 use crate::cpu_pool::PoolError;
-use crate::domain::check::{Outcome, cost};
-use crate::domain::number::{self, BatchItem, CheckOptions, Number, NumberError};
+use crate::domain::check::Outcome;
+use crate::domain::number::{self, BatchItem, BatchLimits, CheckOptions, Number, NumberError};
 use crate::domain::quota::Demand;
 use crate::http::auth::admit;
 use crate::http::headers::insert_quota_headers;
@@ -131,18 +131,6 @@ pub fn count_checks(state: &AppState, numbers: &[Number], outcomes: &[Outcome]) 
     }
 }
 
-/// The work units of `numbers`, or `422` when they exceed the limit of one request.
-fn check_work(state: &AppState, numbers: &[Number], options: CheckOptions) -> Result<(), ApiError> {
-    let max_work = state.limits.max_request_work;
-    let total = numbers
-        .iter()
-        .fold(0u64, |sum, n| sum.saturating_add(cost(n.bits(), options)));
-    if total > max_work {
-        return Err(NumberError::TooMuchWork { max_work }.into());
-    }
-    Ok(())
-}
-
 /// The items of a batch in order: `None` for a valid number (the next of `numbers`), else the
 /// item as sent and why it was refused.
 type Slots<'a> = Vec<Option<(&'a RawValue, NumberError)>>;
@@ -234,12 +222,14 @@ pub async fn check_batch(
     let body = read_body_up_to(&req, payload, limits, limits.max_batch_body_bytes).await?;
     let batch = number::parse_batch_body(
         &body,
-        limits.max_bits,
-        limits.max_batch,
-        limits.max_proof_bits,
+        BatchLimits {
+            max_bits: limits.max_bits,
+            max_items: limits.max_batch,
+            max_proof_bits: limits.max_proof_bits,
+            max_work: limits.max_request_work,
+        },
     )?;
     let (numbers, slots) = split(batch.items);
-    check_work(&state, &numbers, batch.options)?;
     let mut builder = HttpResponse::Ok();
     let outcomes = if numbers.is_empty() {
         Vec::new()
