@@ -24,9 +24,10 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 pub const DEFAULT_MAX_BATCH: usize = 1000;
 /// Default largest JSON batch body, in bytes.
 pub const DEFAULT_MAX_BATCH_BODY_BYTES: usize = 1024 * 1024;
-/// Default most work units of one request (`domain::check::cost`): 32 checks of 8192-bit
-/// numbers, 1000 of 2048-bit ones, any number of 64-bit ones.
-pub const DEFAULT_MAX_REQUEST_WORK: u64 = 1 << 26;
+/// Default most work units of one request (`domain::check::cost`): 4 checks of 8192-bit
+/// numbers (about 3 s of one CPU here), 256 of 2048-bit ones, 1000 of 1280-bit ones, any
+/// number of 64-bit ones.
+pub const DEFAULT_MAX_REQUEST_WORK: u64 = 1 << 23;
 /// Default CPU-pool wait queue.
 pub const DEFAULT_CPU_QUEUE: usize = 64;
 /// Default longest wait for a request's body once its head has arrived.
