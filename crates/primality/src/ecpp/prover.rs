@@ -5,7 +5,7 @@ use num_traits::Zero;
 
 use super::ProveError;
 use super::arith::{Sqrt, big_enough, cornacchia, kronecker, pow, reduce, traces};
-use super::classpoly::{ClassPoly, table};
+use super::classpoly::{ClassPoly, Invariant, table};
 use super::ec::{mul_affine, to_affine};
 use super::poly::find_root;
 use crate::cert::Step;
@@ -14,23 +14,50 @@ use crate::ring::{Gcd, Ring, RingTask, with_ring};
 use crate::trial::{BIG_TRIAL_BOUND, odd_prime_divisors_limbs};
 use crate::{Effort, is_prime};
 
-/// Every step from `n` (a probable prime ≥ 2^64) down to a prime below 2^64.
+/// How many times the descent may step back to an earlier number and take its next candidate
+/// order when no discriminant works for the current one.
+const MAX_BACKTRACKS: u32 = 64;
+
+/// Where the search for one number stopped: the index of the next discriminant of the table
+/// and the next trace to try for it.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cursor {
+    disc: usize,
+    trace: usize,
+}
+
+/// Every step from `n` (a probable prime ≥ 2^64) down to a prime below 2^64, stepping back
+/// (to the previous number's next candidate) when a number has no usable discriminant.
 pub(super) fn descend(n: &BigUint, effort: &Effort) -> Result<Vec<Step>, ProveError> {
-    let mut steps: Vec<Step> = Vec::new();
+    let mut stack: Vec<(Step, Cursor)> = Vec::new();
     let mut cur = n.clone();
+    let mut cursor = Cursor::default();
+    let mut backtracks = 0;
     while cur.bits() > 64 {
-        let step = with_ring(
-            &cur,
-            Search {
-                n: &cur,
-                effort,
-                seed: cur.iter_u64_digits().next().unwrap_or(1),
-            },
-        )?;
-        cur = step.q();
-        steps.push(step);
+        let search = Search {
+            n: &cur,
+            effort,
+            start: cursor,
+            seed: cur.iter_u64_digits().next().unwrap_or(1),
+        };
+        match with_ring(&cur, search) {
+            Ok((step, next)) => {
+                cur = step.q();
+                cursor = Cursor::default();
+                stack.push((step, next));
+            }
+            Err(ProveError::NoCurve { bits }) => {
+                backtracks += 1;
+                let (Some((step, next)), true) = (stack.pop(), backtracks <= MAX_BACKTRACKS) else {
+                    return Err(ProveError::NoCurve { bits });
+                };
+                cur = step.n;
+                cursor = next;
+            }
+            Err(e) => return Err(e),
+        }
     }
-    Ok(steps)
+    Ok(stack.into_iter().map(|(step, _)| step).collect())
 }
 
 /// A small deterministic generator (SplitMix64), so certificates are reproducible.
@@ -51,18 +78,19 @@ impl Rng {
 struct Search<'a> {
     n: &'a BigUint,
     effort: &'a Effort,
+    start: Cursor,
     seed: u64,
 }
 
 impl RingTask for Search<'_> {
-    type Output = Result<Step, ProveError>;
+    type Output = Result<(Step, Cursor), ProveError>;
 
-    fn run<R: Ring>(self, r: &R) -> Result<Step, ProveError> {
+    fn run<R: Ring>(self, r: &R) -> Self::Output {
         let n = self.n;
         let stuck = ProveError::NoCurve { bits: n.bits() };
         let sq = Sqrt::new(r, n).ok_or_else(|| stuck.clone())?;
         let mut rng = Rng(self.seed);
-        for poly in table() {
+        for (i, poly) in table().iter().enumerate().skip(self.start.disc) {
             if self.effort.is_exhausted() {
                 return Err(ProveError::Exhausted);
             }
@@ -77,7 +105,12 @@ impl RingTask for Search<'_> {
             let Some((t, v)) = cornacchia(n, d, &r.to_big(&root)) else {
                 continue;
             };
-            for trace in traces(d, &t, &v) {
+            let skip = if i == self.start.disc {
+                self.start.trace
+            } else {
+                0
+            };
+            for (k, trace) in traces(d, &t, &v).into_iter().enumerate().skip(skip) {
                 let m = BigInt::from(n.clone()) + 1u8 - &trace;
                 let Some(m) = m.to_biguint() else { continue };
                 let Some((s, q)) = split_order(&m, n) else {
@@ -89,7 +122,11 @@ impl RingTask for Search<'_> {
                     q: &q,
                 };
                 if let Some(step) = build_curve(r, n, poly, &order, &sq, &mut rng) {
-                    return Ok(step);
+                    let next = Cursor {
+                        disc: i,
+                        trace: k + 1,
+                    };
+                    return Ok((step, next));
                 }
             }
         }
@@ -128,7 +165,8 @@ struct Order<'a> {
     q: &'a BigUint,
 }
 
-/// The `j`-invariant of the curves with CM by `D` modulo `n` (a root of `H_D`).
+/// The `j`-invariant of the curves with CM by `D` modulo `n`, from a root of the class
+/// polynomial.
 fn j_invariant<R: Ring>(
     r: &R,
     n: &BigUint,
@@ -136,17 +174,28 @@ fn j_invariant<R: Ring>(
     sq: &Sqrt<R::Elem>,
 ) -> Option<R::Elem> {
     match poly.d {
-        -3 => Some(r.zero()),
-        -4 => Some(r.residue_u64(1728)),
-        _ => {
-            let mut f: Vec<R::Elem> = poly
-                .coeffs
-                .iter()
-                .map(|c| r.residue(&reduce(c, n)))
-                .collect();
-            f.push(r.one());
-            find_root(r, n, f, sq, 64)
-        }
+        -3 => return Some(r.zero()),
+        -4 => return Some(r.residue_u64(1728)),
+        _ => {}
+    }
+    let mut f: Vec<R::Elem> = poly
+        .coeffs
+        .iter()
+        .map(|c| r.residue(&reduce(c, n)))
+        .collect();
+    f.push(r.one());
+    let root = find_root(r, n, f, sq, 64)?;
+    let weber = |f24: R::Elem| -> Option<R::Elem> {
+        // j = (f^24 - 16)^3 / f^24.
+        let u = r.sub(&f24, &r.residue_u64(16));
+        let u3 = r.mul(&r.sqr(&u), &u);
+        Some(r.mul(&u3, &r.inverse(&f24).ok()?))
+    };
+    match poly.inv {
+        Invariant::J => Some(root),
+        Invariant::Gamma2 => Some(r.mul(&r.sqr(&root), &root)),
+        Invariant::WeberF => weber(pow(r, &root, &BigUint::from(24u8))),
+        Invariant::WeberF3 => weber(pow(r, &root, &BigUint::from(8u8))),
     }
 }
 
