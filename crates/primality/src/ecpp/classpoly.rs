@@ -85,13 +85,21 @@ mod tests {
     #[test]
     fn table_is_complete_and_ordered() {
         let t = table();
-        assert_eq!(t.len(), 335, "every fundamental discriminant with h <= 8");
-        assert_eq!(t[0].d, -3);
+        assert_eq!(t.len(), 1021, "every line of the table parses");
+        assert_eq!((t[0].d, t[0].inv), (-3, Invariant::J));
         assert!(
             t.windows(2)
                 .all(|w| (w[0].h(), -w[0].d) < (w[1].h(), -w[1].d))
         );
-        assert_eq!(t[2].coeffs, [BigInt::from(3375)]); // H_{-7} = x + 3375: j = -3375
-        assert!(t.iter().all(|p| (1..=8).contains(&p.h())));
+        assert!(t.iter().all(|p| (1..=16).contains(&p.h())));
+        assert!(t.iter().all(|p| p.inv != Invariant::J || p.h() <= 8));
+        // Weber's f for D = -71 (h = 7): x^7 - x^6 - x^5 + x^4 - x^3 - x^2 + 2x + 1.
+        let w71 = t.iter().find(|p| p.d == -71).unwrap();
+        assert_eq!(w71.inv, Invariant::WeberF);
+        let want: Vec<BigInt> = [1, 2, -1, -1, 1, -1, -1]
+            .iter()
+            .map(|&c| BigInt::from(c))
+            .collect();
+        assert_eq!(w71.coeffs, want);
     }
 }
