@@ -11,6 +11,9 @@ use super::poly::find_root;
 use crate::cert::Step;
 use crate::montgomery::to_limbs;
 use crate::ring::{Gcd, Ring, RingTask, with_ring};
+use std::sync::LazyLock;
+
+use crate::small::inv_u64;
 use crate::trial::{BIG_TRIAL_BOUND, odd_prime_divisors_limbs};
 use crate::{Effort, is_prime};
 
@@ -18,10 +21,12 @@ use crate::{Effort, is_prime};
 /// order when no discriminant works for the current one.
 const MAX_BACKTRACKS: u32 = 64;
 
-/// Where the search for one number stopped: the index of the next discriminant of the table
-/// and the next trace to try for it.
+/// Where the search for one number stopped: the pass (the second one also removes the primes
+/// from 2^16 to 2^20 from the orders), the index of the next discriminant of the table and the
+/// next trace to try for it.
 #[derive(Debug, Clone, Copy, Default)]
 struct Cursor {
+    deep: bool,
     disc: usize,
     trace: usize,
 }
@@ -45,6 +50,12 @@ pub(super) fn descend(n: &BigUint, effort: &Effort) -> Result<Vec<Step>, ProveEr
                 cur = step.q();
                 cursor = Cursor::default();
                 stack.push((step, next));
+            }
+            Err(ProveError::NoCurve { .. }) if !cursor.deep => {
+                cursor = Cursor {
+                    deep: true,
+                    ..Cursor::default()
+                };
             }
             Err(ProveError::NoCurve { bits }) => {
                 backtracks += 1;
@@ -113,7 +124,7 @@ impl RingTask for Search<'_> {
             for (k, trace) in traces(d, &t, &v).into_iter().enumerate().skip(skip) {
                 let m = BigInt::from(n.clone()) + 1u8 - &trace;
                 let Some(m) = m.to_biguint() else { continue };
-                let Some((s, q)) = split_order(&m, n) else {
+                let Some((s, q)) = split_order(&m, n, self.start.deep) else {
                     continue;
                 };
                 let order = Order {
@@ -123,6 +134,7 @@ impl RingTask for Search<'_> {
                 };
                 if let Some(step) = build_curve(r, n, poly, &order, &sq, &mut rng) {
                     let next = Cursor {
+                        deep: self.start.deep,
                         disc: i,
                         trace: k + 1,
                     };
@@ -134,14 +146,61 @@ impl RingTask for Search<'_> {
     }
 }
 
-/// `m = s q` with the primes below 2^16 in `s`, when `q` is a probable prime of the right size
-/// below `n`.
-fn split_order(m: &BigUint, n: &BigUint) -> Option<(BigUint, BigUint)> {
+/// Groups of three primes from 2^16 to 2^20: their product `m < 2^60` and `-m^{-1} mod 2^64`.
+static DEEP_GROUPS: LazyLock<Vec<([u64; 3], u64, u64)>> = LazyLock::new(|| {
+    const HI: usize = 1 << 20;
+    let mut composite = vec![false; HI];
+    let mut primes = Vec::new();
+    for i in 2..HI {
+        if composite[i] {
+            continue;
+        }
+        if i as u64 > BIG_TRIAL_BOUND {
+            primes.push(i as u64);
+        }
+        let mut j = i * i;
+        while j < HI {
+            composite[j] = true;
+            j += i;
+        }
+    }
+    primes
+        .chunks_exact(3)
+        .map(|c| {
+            let m = c[0] * c[1] * c[2];
+            ([c[0], c[1], c[2]], m, inv_u64(m).wrapping_neg())
+        })
+        .collect()
+});
+
+/// The primes from 2^16 to 2^20 (except the last one or two) dividing the number with these
+/// limbs: one Montgomery reduction step per limb and group of three.
+fn deep_divisors(limbs: &[u64]) -> Vec<u64> {
+    let mut found = Vec::new();
+    for (ps, m, neg_inv) in DEEP_GROUPS.iter() {
+        let mut c = 0u64;
+        for &l in limbs {
+            let t = c as u128 + l as u128;
+            let k = (t as u64).wrapping_mul(*neg_inv);
+            c = ((t + k as u128 * *m as u128) >> 64) as u64;
+        }
+        found.extend(ps.iter().filter(|&&p| c.is_multiple_of(p)));
+    }
+    found
+}
+
+/// `m = s q` with the primes below 2^16 (below 2^20 when `deep`) in `s`, when `q` is a probable
+/// prime of the right size below `n`.
+fn split_order(m: &BigUint, n: &BigUint, deep: bool) -> Option<(BigUint, BigUint)> {
     let twos = m.trailing_zeros()?;
     let mut q = m >> twos;
     let mut s = BigUint::from(1u8) << twos;
     let limbs = to_limbs(&q, q.iter_u64_digits().len());
-    for p in odd_prime_divisors_limbs(&limbs, BIG_TRIAL_BOUND) {
+    let mut divisors = odd_prime_divisors_limbs(&limbs, BIG_TRIAL_BOUND);
+    if deep {
+        divisors.extend(deep_divisors(&limbs));
+    }
+    for p in divisors {
         let p = BigUint::from(p);
         loop {
             let (quot, rem) = (&q / &p, &q % &p);
