@@ -23,6 +23,20 @@
 //!   a nontrivial factor, or a base for which the strong (Miller-Rabin) test fails.
 //! * 0, 1 and negative numbers are [`Verdict::Neither`].
 //!
+//! # Proofs
+//!
+//! [`prove`] turns a probable prime into a proven one: an ECPP certificate (Atkin-Morain), a
+//! [`Certificate`] that [`Certificate::verify`] (written apart from the prover), PARI/GP's
+//! `primecertisvalid` ([`Certificate::to_pari`]) or a reader with the JSON form
+//! ([`Certificate::to_json`], documented in `docs/certificates.md`) can check.
+//!
+//! ```
+//! use primality::{prove, BigUint, Certificate, Effort};
+//! let n = (BigUint::from(1u8) << 127u32) - 1u8;
+//! let cert = prove(&n, Effort::unlimited()).unwrap();
+//! assert!(Certificate::parse(&cert.to_pari()).unwrap().verify().is_ok());
+//! ```
+//!
 //! # Algorithms
 //!
 //! * **Trial division** by small primes first: it settles most random composites at once. For a

@@ -50,6 +50,8 @@ pub(crate) struct Sqrt<E> {
     g: E,
     /// `(d - 1) / 2`.
     half: BigUint,
+    /// The quadratic non-residue `z`.
+    pub(crate) z: u64,
 }
 
 impl<E: Clone + PartialEq> Sqrt<E> {
@@ -61,7 +63,12 @@ impl<E: Clone + PartialEq> Sqrt<E> {
         let z = (2..1000i64).find(|&z| kronecker(z, n) == -1)?;
         let g = pow(r, &r.residue_u64(z as u64), &d);
         let half = (&d - 1u8) >> 1u32;
-        Some(Sqrt { e, g, half })
+        Some(Sqrt {
+            e,
+            g,
+            half,
+            z: z as u64,
+        })
     }
 
     /// A square root of `a`, or `None` when `a` is a non-residue (or `N` is composite and the
@@ -160,4 +167,58 @@ pub(crate) fn reduce(x: &BigInt, n: &BigUint) -> BigUint {
     let n = BigInt::from(n.clone());
     let r = ((x % &n) + &n) % &n;
     r.to_biguint().unwrap_or_else(BigUint::zero)
+}
+
+/// The prime discriminants whose product is the fundamental discriminant `d`: `-4`, `8`, `-8`
+/// for the 2-part, `p* = ±p ≡ 1 (mod 4)` for each odd prime `p | d`.
+pub(crate) fn prime_discriminants(d: i64) -> Vec<i64> {
+    let mut out = Vec::new();
+    let mut rest = d;
+    if d % 4 == 0 {
+        let two = if (d / 4) % 2 != 0 {
+            -4
+        } else if (d / 8).rem_euclid(4) == 1 {
+            8
+        } else {
+            -8
+        };
+        out.push(two);
+        rest = d / two;
+    }
+    if rest.rem_euclid(4) != 1 {
+        return Vec::new(); // not a fundamental discriminant
+    }
+    let mut m = rest.unsigned_abs();
+    let mut p = 3u64;
+    while p * p <= m {
+        if m.is_multiple_of(p) {
+            out.push(if p % 4 == 1 { p as i64 } else { -(p as i64) });
+            m /= p;
+        }
+        p += 2;
+    }
+    if m > 1 {
+        out.push(if m % 4 == 1 { m as i64 } else { -(m as i64) });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prime_discriminants_multiply_to_d() {
+        for d in [
+            -3i64, -4, -7, -8, -15, -20, -24, -84, -120, -195, -340, -420, -3315, -5460,
+        ] {
+            let f = prime_discriminants(d);
+            assert_eq!(f.iter().product::<i64>(), d, "{d}: {f:?}");
+            assert!(
+                f.iter()
+                    .all(|&p| p.rem_euclid(4) == 1 || [-4, 8, -8].contains(&p)),
+                "{d}: {f:?}"
+            );
+        }
+    }
 }

@@ -4,13 +4,16 @@ use num_bigint::{BigInt, BigUint};
 use num_traits::Zero;
 
 use super::ProveError;
-use super::arith::{Sqrt, big_enough, cornacchia, kronecker, pow, reduce, traces};
+use super::arith::{
+    Sqrt, big_enough, cornacchia, kronecker, pow, prime_discriminants, reduce, traces,
+};
 use super::classpoly::{ClassPoly, Invariant, table};
 use super::ec::{mul_affine, to_affine};
 use super::poly::find_root;
 use crate::cert::Step;
 use crate::montgomery::to_limbs;
 use crate::ring::{Gcd, Ring, RingTask, with_ring};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use crate::small::inv_u64;
@@ -21,9 +24,11 @@ use crate::{Effort, is_prime};
 /// order when no discriminant works for the current one.
 const MAX_BACKTRACKS: u32 = 64;
 
-/// Where the search for one number stopped: the pass (the second one also removes the primes
-/// from 2^16 to 2^20 from the orders), the index of the next discriminant of the table and the
-/// next trace to try for it.
+/// Where the search for one number stopped. The first pass walks the table: `disc` is the
+/// index of the next discriminant and `trace` the next trace to try for it. The second
+/// (`deep`) pass goes over the orders the first pass rejected because their cofactor was
+/// composite, removing the primes from 2^16 to 2^20 too: `disc` is then the index of the next
+/// such order.
 #[derive(Debug, Clone, Copy, Default)]
 struct Cursor {
     deep: bool,
@@ -31,25 +36,47 @@ struct Cursor {
     trace: usize,
 }
 
+/// An order the first pass rejected: its cofactor `q` (after the primes below 2^16) was large
+/// enough but composite.
+#[derive(Debug, Clone)]
+struct Miss {
+    disc: usize,
+    trace: BigInt,
+    s: BigUint,
+    q: BigUint,
+}
+
+/// One number of the descent being worked on.
+#[derive(Debug)]
+struct Level {
+    step: Step,
+    /// Where to resume if the descent comes back to this number.
+    next: Cursor,
+    misses: Vec<Miss>,
+}
+
 /// Every step from `n` (a probable prime ≥ 2^64) down to a prime below 2^64, stepping back
 /// (to the previous number's next candidate) when a number has no usable discriminant.
 pub(super) fn descend(n: &BigUint, effort: &Effort) -> Result<Vec<Step>, ProveError> {
-    let mut stack: Vec<(Step, Cursor)> = Vec::new();
+    let mut stack: Vec<Level> = Vec::new();
     let mut cur = n.clone();
     let mut cursor = Cursor::default();
+    let mut misses = Vec::new();
     let mut backtracks = 0;
     while cur.bits() > 64 {
         let search = Search {
             n: &cur,
             effort,
             start: cursor,
+            misses: &mut misses,
             seed: cur.iter_u64_digits().next().unwrap_or(1),
         };
         match with_ring(&cur, search) {
             Ok((step, next)) => {
                 cur = step.q();
                 cursor = Cursor::default();
-                stack.push((step, next));
+                let misses = std::mem::take(&mut misses);
+                stack.push(Level { step, next, misses });
             }
             Err(ProveError::NoCurve { .. }) if !cursor.deep => {
                 cursor = Cursor {
@@ -59,16 +86,17 @@ pub(super) fn descend(n: &BigUint, effort: &Effort) -> Result<Vec<Step>, ProveEr
             }
             Err(ProveError::NoCurve { bits }) => {
                 backtracks += 1;
-                let (Some((step, next)), true) = (stack.pop(), backtracks <= MAX_BACKTRACKS) else {
+                let (Some(level), true) = (stack.pop(), backtracks <= MAX_BACKTRACKS) else {
                     return Err(ProveError::NoCurve { bits });
                 };
-                cur = step.n;
-                cursor = next;
+                cur = level.step.n;
+                cursor = level.next;
+                misses = level.misses;
             }
             Err(e) => return Err(e),
         }
     }
-    Ok(stack.into_iter().map(|(step, _)| step).collect())
+    Ok(stack.into_iter().map(|level| level.step).collect())
 }
 
 /// A small deterministic generator (SplitMix64), so certificates are reproducible.
@@ -90,6 +118,7 @@ struct Search<'a> {
     n: &'a BigUint,
     effort: &'a Effort,
     start: Cursor,
+    misses: &'a mut Vec<Miss>,
     seed: u64,
 }
 
@@ -98,22 +127,31 @@ impl RingTask for Search<'_> {
 
     fn run<R: Ring>(self, r: &R) -> Self::Output {
         let n = self.n;
-        let stuck = ProveError::NoCurve { bits: n.bits() };
-        let sq = Sqrt::new(r, n).ok_or_else(|| stuck.clone())?;
+        let sq = Sqrt::new(r, n).ok_or(ProveError::NoCurve { bits: n.bits() })?;
         let mut rng = Rng(self.seed);
+        if self.start.deep {
+            self.deep_pass(r, &sq, &mut rng)
+        } else {
+            self.first_pass(r, &sq, &mut rng)
+        }
+    }
+}
+
+impl Search<'_> {
+    /// Walk the table of discriminants from the cursor.
+    fn first_pass<R: Ring>(
+        self,
+        r: &R,
+        sq: &Sqrt<R::Elem>,
+        rng: &mut Rng,
+    ) -> Result<(Step, Cursor), ProveError> {
+        let n = self.n;
+        let mut cache = RootCache::new(r, sq).ok_or(ProveError::NoCurve { bits: n.bits() })?;
         for (i, poly) in table().iter().enumerate().skip(self.start.disc) {
             if self.effort.is_exhausted() {
                 return Err(ProveError::Exhausted);
             }
-            let d = poly.d;
-            if kronecker(d, n) != 1 {
-                continue;
-            }
-            let dm = r.sub(&r.zero(), &r.residue_u64(d.unsigned_abs()));
-            let Some(root) = sq.sqrt(r, &dm) else {
-                continue;
-            };
-            let Some((t, v)) = cornacchia(n, d, &r.to_big(&root)) else {
+            let Some((t, v)) = solve_norm(r, n, poly.d, sq, &mut cache) else {
                 continue;
             };
             let skip = if i == self.start.disc {
@@ -121,20 +159,29 @@ impl RingTask for Search<'_> {
             } else {
                 0
             };
-            for (k, trace) in traces(d, &t, &v).into_iter().enumerate().skip(skip) {
+            for (k, trace) in traces(poly.d, &t, &v).into_iter().enumerate().skip(skip) {
                 let m = BigInt::from(n.clone()) + 1u8 - &trace;
                 let Some(m) = m.to_biguint() else { continue };
-                let Some((s, q)) = split_order(&m, n, self.start.deep) else {
+                let Some((s, q)) = strip_small(&m, n) else {
                     continue;
                 };
+                if !is_prime(&q) {
+                    self.misses.push(Miss {
+                        disc: i,
+                        trace,
+                        s,
+                        q,
+                    });
+                    continue;
+                }
                 let order = Order {
                     trace: &trace,
                     s: &s,
                     q: &q,
                 };
-                if let Some(step) = build_curve(r, n, poly, &order, &sq, &mut rng) {
+                if let Some(step) = build_curve(r, n, poly, &order, sq, rng) {
                     let next = Cursor {
-                        deep: self.start.deep,
+                        deep: false,
                         disc: i,
                         trace: k + 1,
                     };
@@ -142,8 +189,102 @@ impl RingTask for Search<'_> {
                 }
             }
         }
-        Err(stuck)
+        Err(ProveError::NoCurve { bits: n.bits() })
     }
+
+    /// Go over the first pass's rejected orders, removing the primes up to 2^20.
+    fn deep_pass<R: Ring>(
+        self,
+        r: &R,
+        sq: &Sqrt<R::Elem>,
+        rng: &mut Rng,
+    ) -> Result<(Step, Cursor), ProveError> {
+        let n = self.n;
+        for (i, miss) in self.misses.iter().enumerate().skip(self.start.disc) {
+            if self.effort.is_exhausted() {
+                return Err(ProveError::Exhausted);
+            }
+            let Some((s2, q)) = strip_deep(&miss.q, n) else {
+                continue;
+            };
+            let s = &miss.s * s2;
+            let order = Order {
+                trace: &miss.trace,
+                s: &s,
+                q: &q,
+            };
+            let poly = &table()[miss.disc];
+            if let Some(step) = build_curve(r, n, poly, &order, sq, rng) {
+                let next = Cursor {
+                    deep: true,
+                    disc: i + 1,
+                    trace: 0,
+                };
+                return Ok((step, next));
+            }
+        }
+        Err(ProveError::NoCurve { bits: n.bits() })
+    }
+}
+
+/// Square roots modulo `N` of the prime discriminants `p*` met so far (of `p* z` for a
+/// non-residue `p*`, with `z` the fixed non-residue), so that the root of each `D` is a
+/// product of cached roots (Atkin-Morain's trick: one exponentiation per prime, not per `D`).
+struct RootCache<E> {
+    roots: HashMap<i64, Option<(E, bool)>>,
+    z_inv: E,
+}
+
+impl<E: Clone + PartialEq> RootCache<E> {
+    fn new<R: Ring<Elem = E>>(r: &R, sq: &Sqrt<E>) -> Option<Self> {
+        let z_inv = r.inverse(&r.residue_u64(sq.z)).ok()?;
+        Some(RootCache {
+            roots: HashMap::new(),
+            z_inv,
+        })
+    }
+
+    /// `√D mod N`, checked.
+    fn sqrt_d<R: Ring<Elem = E>>(&mut self, r: &R, n: &BigUint, d: i64, sq: &Sqrt<E>) -> Option<E> {
+        let signed = |x: i64| {
+            let v = r.residue_u64(x.unsigned_abs());
+            if x < 0 { r.sub(&r.zero(), &v) } else { v }
+        };
+        let mut acc = r.one();
+        let mut nonres = 0u32;
+        for p in prime_discriminants(d) {
+            let entry = self.roots.entry(p).or_insert_with(|| {
+                let residue = kronecker(p, n) == 1;
+                let mut x = signed(p);
+                if !residue {
+                    x = r.mul(&x, &r.residue_u64(sq.z));
+                }
+                sq.sqrt(r, &x).map(|root| (root, !residue))
+            });
+            let (root, non) = entry.as_ref()?;
+            acc = r.mul(&acc, root);
+            nonres += *non as u32;
+        }
+        for _ in 0..nonres / 2 {
+            acc = r.mul(&acc, &self.z_inv);
+        }
+        (r.sqr(&acc) == signed(d)).then_some(acc)
+    }
+}
+
+/// `(t, v)` with `4N = t^2 + |D| v^2`, when `(D / N) = 1` and Cornacchia succeeds.
+fn solve_norm<R: Ring>(
+    r: &R,
+    n: &BigUint,
+    d: i64,
+    sq: &Sqrt<R::Elem>,
+    cache: &mut RootCache<R::Elem>,
+) -> Option<(BigUint, BigUint)> {
+    if kronecker(d, n) != 1 {
+        return None;
+    }
+    let root = cache.sqrt_d(r, n, d, sq)?;
+    cornacchia(n, d, &r.to_big(&root))
 }
 
 /// Groups of three primes from 2^16 to 2^20: their product `m < 2^60` and `-m^{-1} mod 2^64`.
@@ -189,17 +330,31 @@ fn deep_divisors(limbs: &[u64]) -> Vec<u64> {
     found
 }
 
-/// `m = s q` with the primes below 2^16 (below 2^20 when `deep`) in `s`, when `q` is a probable
-/// prime of the right size below `n`.
-fn split_order(m: &BigUint, n: &BigUint, deep: bool) -> Option<(BigUint, BigUint)> {
+/// `m = s q` with the primes below 2^16 in `s`, when `q` is large enough and below `n`.
+fn strip_small(m: &BigUint, n: &BigUint) -> Option<(BigUint, BigUint)> {
     let twos = m.trailing_zeros()?;
-    let mut q = m >> twos;
-    let mut s = BigUint::from(1u8) << twos;
+    let q = m >> twos;
+    let s = BigUint::from(1u8) << twos;
     let limbs = to_limbs(&q, q.iter_u64_digits().len());
-    let mut divisors = odd_prime_divisors_limbs(&limbs, BIG_TRIAL_BOUND);
-    if deep {
-        divisors.extend(deep_divisors(&limbs));
+    let (s2, q) = strip(q, odd_prime_divisors_limbs(&limbs, BIG_TRIAL_BOUND), n)?;
+    (&q < n).then_some((s * s2, q))
+}
+
+/// `q = s q'` with the primes from 2^16 to 2^20 in `s`, when `q'` is a large enough probable
+/// prime.
+fn strip_deep(q: &BigUint, n: &BigUint) -> Option<(BigUint, BigUint)> {
+    let limbs = to_limbs(q, q.iter_u64_digits().len());
+    let divisors = deep_divisors(&limbs);
+    if divisors.is_empty() {
+        return None;
     }
+    let (s, q) = strip(q.clone(), divisors, n)?;
+    is_prime(&q).then_some((s, q))
+}
+
+/// Divide `q` by each of `divisors` as often as it goes; `None` as soon as `q` is too small.
+fn strip(mut q: BigUint, divisors: Vec<u64>, n: &BigUint) -> Option<(BigUint, BigUint)> {
+    let mut s = BigUint::from(1u8);
     for p in divisors {
         let p = BigUint::from(p);
         loop {
@@ -214,7 +369,7 @@ fn split_order(m: &BigUint, n: &BigUint, deep: bool) -> Option<(BigUint, BigUint
             return None;
         }
     }
-    (big_enough(&q, n) && &q < n && is_prime(&q)).then_some((s, q))
+    big_enough(&q, n).then_some((s, q))
 }
 
 /// The curve order being sought: trace, `m = s q`.
