@@ -138,7 +138,9 @@ impl RingTask for Search<'_> {
 }
 
 impl Search<'_> {
-    /// Walk the table of discriminants from the cursor.
+    /// Walk the table of discriminants from the cursor. Once an order with a prime cofactor
+    /// turns up, the next [`LOOKAHEAD`] discriminants are searched too and the candidates are
+    /// tried smallest `q` first: bigger steps down make shorter certificates.
     fn first_pass<R: Ring>(
         self,
         r: &R,
@@ -147,7 +149,22 @@ impl Search<'_> {
     ) -> Result<(Step, Cursor), ProveError> {
         let n = self.n;
         let mut cache = RootCache::new(r, sq).ok_or(ProveError::NoCurve { bits: n.bits() })?;
+        let mut found: Vec<Found> = Vec::new();
+        let mut horizon = usize::MAX;
         for (i, poly) in table().iter().enumerate().skip(self.start.disc) {
+            if i > horizon {
+                if let Some(step) = try_candidates(r, n, sq, rng, &mut found) {
+                    return Ok((
+                        step,
+                        Cursor {
+                            deep: false,
+                            disc: i,
+                            trace: 0,
+                        },
+                    ));
+                }
+                horizon = usize::MAX;
+            }
             if self.effort.is_exhausted() {
                 return Err(ProveError::Exhausted);
             }
@@ -159,37 +176,42 @@ impl Search<'_> {
             } else {
                 0
             };
-            for (k, trace) in traces(poly.d, &t, &v).into_iter().enumerate().skip(skip) {
+            for trace in traces(poly.d, &t, &v).into_iter().skip(skip) {
                 let m = BigInt::from(n.clone()) + 1u8 - &trace;
                 let Some(m) = m.to_biguint() else { continue };
                 let Some((s, q)) = strip_small(&m, n) else {
                     continue;
                 };
-                if !is_prime(&q) {
+                if is_prime(&q) {
+                    found.push(Found {
+                        disc: i,
+                        trace,
+                        s,
+                        q,
+                    });
+                    horizon = horizon.min(i + LOOKAHEAD);
+                } else {
                     self.misses.push(Miss {
                         disc: i,
                         trace,
                         s,
                         q,
                     });
-                    continue;
-                }
-                let order = Order {
-                    trace: &trace,
-                    s: &s,
-                    q: &q,
-                };
-                if let Some(step) = build_curve(r, n, poly, &order, sq, rng) {
-                    let next = Cursor {
-                        deep: false,
-                        disc: i,
-                        trace: k + 1,
-                    };
-                    return Ok((step, next));
                 }
             }
         }
-        Err(ProveError::NoCurve { bits: n.bits() })
+        let end = table().len();
+        match try_candidates(r, n, sq, rng, &mut found) {
+            Some(step) => Ok((
+                step,
+                Cursor {
+                    deep: false,
+                    disc: end,
+                    trace: 0,
+                },
+            )),
+            None => Err(ProveError::NoCurve { bits: n.bits() }),
+        }
     }
 
     /// Go over the first pass's rejected orders, removing the primes up to 2^20.
@@ -270,6 +292,39 @@ impl<E: Clone + PartialEq> RootCache<E> {
         }
         (r.sqr(&acc) == signed(d)).then_some(acc)
     }
+}
+
+/// How many discriminants past the first usable one the first pass still searches.
+const LOOKAHEAD: usize = 32;
+
+/// An order with a probable prime cofactor, from discriminant `disc` of the table.
+#[derive(Debug)]
+struct Found {
+    disc: usize,
+    trace: BigInt,
+    s: BigUint,
+    q: BigUint,
+}
+
+/// Build a curve for the candidates, smallest `q` first; the list is emptied.
+fn try_candidates<R: Ring>(
+    r: &R,
+    n: &BigUint,
+    sq: &Sqrt<R::Elem>,
+    rng: &mut Rng,
+    found: &mut Vec<Found>,
+) -> Option<Step> {
+    found.sort_by(|x, y| x.q.cmp(&y.q));
+    let step = found.iter().find_map(|c| {
+        let order = Order {
+            trace: &c.trace,
+            s: &c.s,
+            q: &c.q,
+        };
+        build_curve(r, n, &table()[c.disc], &order, sq, rng)
+    });
+    found.clear();
+    step
 }
 
 /// `(t, v)` with `4N = t^2 + |D| v^2`, when `(D / N) = 1` and Cornacchia succeeds.
