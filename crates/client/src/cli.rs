@@ -11,12 +11,14 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:5000";
 const AFTER_HELP: &str = "\
 Exit codes: 0 answered; 2 usage error or invalid number; 3 unauthorized (wrong key);
 4 quota exhausted; 5 cannot reach the server, timeout, or server error.
+verify: 0 valid, 1 invalid (the failing step on stderr), 2 unreadable.
 
 Examples:
   prime-client check 17 15 172983479832623897492387592384682937659382477
   prime-client factor 172983479832623897492387592384682937659382477
   seq 1 1000 | prime-client --json check -
-  prime-client -v time";
+  prime-client -v time
+  prime-client verify cert.json";
 
 /// Ask a prime-api server whether integers are prime, what their prime factors are, or what time
 /// it is.
@@ -118,6 +120,12 @@ pub enum Command {
     },
     /// Print the server's current time
     Time,
+    /// Check a primality certificate offline (no server, no key): JSON or PARI/GP form
+    Verify {
+        /// The certificate file (`-` for stdin)
+        #[arg(value_name = "FILE")]
+        file: std::path::PathBuf,
+    },
 }
 
 /// Default `--batch-size`.

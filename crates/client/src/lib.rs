@@ -18,6 +18,7 @@ pub mod factor;
 pub mod numbers;
 pub mod output;
 pub mod tls;
+pub mod verify;
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
@@ -114,6 +115,9 @@ pub fn execute<R: BufRead, W: Write, E: Write>(
     out: &mut W,
     err: &mut E,
 ) -> u8 {
+    if let Command::Verify { file } = &cli.command {
+        return verify::run(file, cli.json, stdin, out, err);
+    }
     let mut session = Session {
         cli,
         api: None,
@@ -154,6 +158,7 @@ impl<W: Write, E: Write> Session<'_, W, E> {
             Command::Factor { numbers } => {
                 self.check_command(Ask::Factor, numbers, 1, stdin, interactive)
             }
+            Command::Verify { .. } => Ok(()), // handled by `execute`, offline
             Command::Time => {
                 self.connect()?;
                 let answer = self.with_wait(Api::time)?;

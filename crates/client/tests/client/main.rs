@@ -7,3 +7,4 @@ mod cli;
 mod common;
 mod factor;
 mod tls;
+mod verify;
