@@ -176,28 +176,8 @@ impl Search<'_> {
             } else {
                 0
             };
-            for trace in traces(poly.d, &t, &v).into_iter().skip(skip) {
-                let m = BigInt::from(n.clone()) + 1u8 - &trace;
-                let Some(m) = m.to_biguint() else { continue };
-                let Some((s, q)) = strip_small(&m, n) else {
-                    continue;
-                };
-                if is_prime(&q) {
-                    found.push(Found {
-                        disc: i,
-                        trace,
-                        s,
-                        q,
-                    });
-                    horizon = horizon.min(i + LOOKAHEAD);
-                } else {
-                    self.misses.push(Miss {
-                        disc: i,
-                        trace,
-                        s,
-                        q,
-                    });
-                }
+            if classify_orders(n, i, poly.d, (&t, &v), skip, &mut found, self.misses) {
+                horizon = horizon.min(i + LOOKAHEAD);
             }
         }
         let end = table().len();
@@ -304,6 +284,44 @@ struct Found {
     trace: BigInt,
     s: BigUint,
     q: BigUint,
+}
+
+/// Sort the orders of discriminant number `i` (traces from `skip` on) into candidates (prime
+/// cofactor) and misses (large composite cofactor); `true` if there is a candidate.
+fn classify_orders(
+    n: &BigUint,
+    i: usize,
+    d: i64,
+    (t, v): (&BigUint, &BigUint),
+    skip: usize,
+    found: &mut Vec<Found>,
+    misses: &mut Vec<Miss>,
+) -> bool {
+    let mut any = false;
+    for trace in traces(d, t, v).into_iter().skip(skip) {
+        let m = BigInt::from(n.clone()) + 1u8 - &trace;
+        let Some(m) = m.to_biguint() else { continue };
+        let Some((s, q)) = strip_small(&m, n) else {
+            continue;
+        };
+        if is_prime(&q) {
+            found.push(Found {
+                disc: i,
+                trace,
+                s,
+                q,
+            });
+            any = true;
+        } else {
+            misses.push(Miss {
+                disc: i,
+                trace,
+                s,
+                q,
+            });
+        }
+    }
+    any
 }
 
 /// Build a curve for the candidates, smallest `q` first; the list is emptied.
