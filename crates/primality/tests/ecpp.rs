@@ -2,8 +2,8 @@
 //! valid certificate, composites never certified, and interoperability with PARI/GP's
 //! `primecert` / `primecertisvalid` (skipped, with a message, when `gp` is not installed).
 //!
-//! Time (debug build; the crate itself is compiled with opt-level 3, num-bigint is not): 72 s
-//! for the whole file on the shared 2-core VM at a load average of 8 (2026-11-30), most of it
+//! Time (debug build; the crate itself is compiled with opt-level 3, num-bigint is not): 52-72 s
+//! for the whole file on the shared 2-core VM at load averages of 6-8 (2026-11-30), most of it
 //! the PARI interop test (20 primes up to 296 digits, proved by us and by PARI concurrently);
 //! the random-primes test (220 primes) takes about 15 s of it.
 #![allow(clippy::unwrap_used)]
