@@ -102,8 +102,95 @@ fn naf(k: &BigUint) -> Vec<i8> {
     out
 }
 
+/// Width-4 NAF of `k` (digits 0, ±1, ±3, ±5, ±7, nonzero digits at least 4 apart), least
+/// significant first.
+fn wnaf4(k: &BigUint) -> Vec<i8> {
+    let mut limbs: Vec<u64> = k.iter_u64_digits().collect();
+    limbs.push(0);
+    let mut out = Vec::with_capacity(k.bits() as usize + 1);
+    while limbs.iter().any(|&l| l != 0) {
+        let mut d = 0i8;
+        if limbs[0] & 1 == 1 {
+            d = (limbs[0] & 15) as i8;
+            if d >= 8 {
+                d -= 16;
+            }
+            // k -= d
+            if d > 0 {
+                let mut borrow = d as u64;
+                for l in limbs.iter_mut() {
+                    let (v, b) = l.overflowing_sub(borrow);
+                    *l = v;
+                    borrow = b as u64;
+                    if borrow == 0 {
+                        break;
+                    }
+                }
+            } else {
+                let mut carry = (-d) as u64;
+                for l in limbs.iter_mut() {
+                    let (v, c) = l.overflowing_add(carry);
+                    *l = v;
+                    carry = c as u64;
+                    if carry == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        out.push(d);
+        // k >>= 1
+        let mut high = 0u64;
+        for l in limbs.iter_mut().rev() {
+            let next = *l & 1;
+            *l = (*l >> 1) | (high << 63);
+            high = next;
+        }
+    }
+    out
+}
+
+/// `A, 3A, 5A, 7A` in affine coordinates, or `None` when an inversion fails (then some
+/// multiple is `O` or degenerate modulo a divisor of `N`).
+fn odd_multiples<R: Ring>(
+    r: &R,
+    a: &R::Elem,
+    ax: &R::Elem,
+    ay: &R::Elem,
+) -> Option<[(R::Elem, R::Elem); 4]> {
+    let base = Jac {
+        x: ax.clone(),
+        y: ay.clone(),
+        z: r.one(),
+    };
+    let (dx, dy) = to_affine(r, &double(r, a, &base))?;
+    let p3 = add_affine(r, &base, &dx, &dy);
+    let p5 = add_affine(r, &p3, &dx, &dy);
+    let p7 = add_affine(r, &p5, &dx, &dy);
+    // One inversion for the three: 1/z3 = z5 z7 / (z3 z5 z7), and so on.
+    let z35 = r.mul(&p3.z, &p5.z);
+    let inv = r.inverse(&r.mul(&z35, &p7.z)).ok()?;
+    let inv35 = r.mul(&inv, &p7.z);
+    let inv7 = r.mul(&inv, &z35);
+    let inv3 = r.mul(&inv35, &p5.z);
+    let inv5 = r.mul(&inv35, &p3.z);
+    let norm = |p: &Jac<R::Elem>, zi: &R::Elem| {
+        let zi2 = r.sqr(zi);
+        (r.mul(&p.x, &zi2), r.mul(&p.y, &r.mul(&zi2, zi)))
+    };
+    Some([
+        (ax.clone(), ay.clone()),
+        norm(&p3, &inv3),
+        norm(&p5, &inv5),
+        norm(&p7, &inv7),
+    ])
+}
+
 /// `k A` for an affine point `A = (ax, ay)` and `k ≥ 1` (the point at infinity `(1 : 1 : 0)`
-/// for `k = 0`), by doublings and mixed additions of `±A` along the NAF of `k`.
+/// for `k = 0`): along the width-4 NAF of `k` with `A, 3A, 5A, 7A` precomputed in affine
+/// coordinates (for `k` above 2^64, when the precomputation succeeds), else along the NAF.
+/// Every addition is a mixed addition of a genuine point, so the degenerate cases behave as
+/// the module documentation says.
 pub(crate) fn mul_affine<R: Ring>(
     r: &R,
     a: &R::Elem,
@@ -111,6 +198,41 @@ pub(crate) fn mul_affine<R: Ring>(
     ay: &R::Elem,
     k: &BigUint,
 ) -> Jac<R::Elem> {
+    if k.bits() > 64
+        && let Some(table) = odd_multiples(r, a, ax, ay)
+    {
+        let mut acc: Option<Jac<R::Elem>> = None;
+        for &d in wnaf4(k).iter().rev() {
+            if let Some(p) = acc.take() {
+                acc = Some(double(r, a, &p));
+            }
+            if d == 0 {
+                continue;
+            }
+            let (tx, ty) = &table[(d.unsigned_abs() / 2) as usize];
+            let ty = if d > 0 {
+                ty.clone()
+            } else {
+                r.sub(&r.zero(), ty)
+            };
+            acc = Some(match acc {
+                None => Jac {
+                    x: tx.clone(),
+                    y: ty,
+                    z: r.one(),
+                },
+                Some(p) => add_affine(r, &p, tx, &ty),
+            });
+        }
+        if let Some(p) = acc {
+            return p;
+        }
+    }
+    mul_naf(r, a, ax, ay, k)
+}
+
+/// `k A` along the NAF of `k`.
+fn mul_naf<R: Ring>(r: &R, a: &R::Elem, ax: &R::Elem, ay: &R::Elem, k: &BigUint) -> Jac<R::Elem> {
     let digits = naf(k);
     let neg_ay = r.sub(&r.zero(), ay);
     let mut acc: Option<Jac<R::Elem>> = None;
@@ -154,6 +276,21 @@ mod tests {
     use crate::ring::{RingTask, with_ring};
 
     #[test]
+    fn wnaf_digits_sum_to_k() {
+        let mut k = BigUint::from(0x9e37_79b9_7f4a_7c15u64);
+        for _ in 0..40 {
+            let d = wnaf4(&k);
+            let v = d
+                .iter()
+                .rev()
+                .fold(num_bigint::BigInt::from(0), |acc, &x| acc * 2 + x);
+            assert_eq!(v, num_bigint::BigInt::from(k.clone()));
+            assert!(d.iter().all(|&x| x == 0 || (x % 2 != 0 && x.abs() <= 7)));
+            k = &k * 0x5851_f42d_4c95_7f2du64 + 12345u32;
+        }
+    }
+
+    #[test]
     fn naf_digits_sum_to_k() {
         for k in [1u64, 2, 3, 7, 11, 255, 1 << 40, 0xdead_beef_1234_5678] {
             let d = naf(&BigUint::from(k));
@@ -188,6 +325,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The windowed and the plain NAF multiplication agree on a curve over F_(2^127 - 1).
+    struct Agree;
+    impl RingTask for Agree {
+        type Output = ();
+        fn run<R: Ring>(self, r: &R) {
+            // y^2 = x^3 + 2 g^2 x + 3 g^3 with g = 5^3 + 2*5 + 3 has the point (5 g, g^2).
+            let g = r.residue_u64(138);
+            let g2 = r.sqr(&g);
+            let a = r.mul(&r.residue_u64(2), &g2);
+            let (x, y) = (r.mul(&r.residue_u64(5), &g), g2);
+            let mut k = BigUint::from(0xdead_beef_u64) << 100u32;
+            for _ in 0..20 {
+                let w = to_affine(r, &mul_affine(r, &a, &x, &y, &k)).unwrap();
+                let n = to_affine(r, &mul_naf(r, &a, &x, &y, &k)).unwrap();
+                assert_eq!(w, n);
+                k = &k * 0x5851_f42d_4c95_7f2du64 + 77u32;
+                k >>= 60u32;
+            }
+        }
+    }
+
+    #[test]
+    fn windowed_and_plain_agree() {
+        with_ring(&((BigUint::from(1u8) << 127u32) - 1u8), Agree);
     }
 
     #[test]
