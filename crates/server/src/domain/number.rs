@@ -201,10 +201,7 @@ pub struct BatchLimits {
 /// than `max_items` items, or numbers costing more than `max_work` work units, is an error of
 /// the whole request, found before any number past the limit is parsed; an invalid item (or one
 /// too large for the proof asked for) is an error of that item alone.
-pub fn parse_batch_body(
-    body: &[u8],
-    limits: BatchLimits,
-) -> Result<BatchRequest<'_>, NumberError> {
+pub fn parse_batch_body(body: &[u8], limits: BatchLimits) -> Result<BatchRequest<'_>, NumberError> {
     let req: BatchBody<'_> = parse_object(body, "{\"numbers\": [17, 18]}")?;
     let BatchLimits {
         max_bits,
