@@ -297,7 +297,7 @@ fn retry_after(headers: &HeaderMap) -> Option<u64> {
 }
 
 /// The answer to `POST /check-prime`, with every number kept as exact decimal text.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CheckAnswer {
     /// The number, canonical decimal.
     pub number: String,
@@ -315,6 +315,10 @@ pub struct CheckAnswer {
     pub complete: Option<bool>,
     /// With `"factorize": true`, when not `complete`: the composite part not split in time.
     pub cofactor: Option<String>,
+    /// With `"proof": true`: the certificate's JSON text, as sent.
+    pub certificate: Option<String>,
+    /// With `"proof": true`, when there is no certificate: `timed_out` or `failed`.
+    pub proof: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -335,6 +339,10 @@ struct RawCheck<'a> {
     complete: Option<bool>,
     #[serde(default, borrow)]
     cofactor: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    certificate: Option<&'a RawValue>,
+    #[serde(default)]
+    proof: Option<String>,
 }
 
 /// A JSON integer literal or a string of decimal digits, as exact text.
@@ -513,25 +521,29 @@ impl Api {
 
     /// `POST /check-prime` with `{"number": N}`, N written as an exact JSON integer literal.
     pub fn check(&self, number: &Number) -> Result<Answer<CheckAnswer>, ClientError> {
-        self.check_prime(number, false)
+        self.check_prime(number, "")
     }
 
     /// `POST /check-prime` with `{"number": N, "factorize": true}`: the answer has `factors`,
     /// `complete` and, when the server's time budget ran out, `cofactor`.
     pub fn factor(&self, number: &Number) -> Result<Answer<CheckAnswer>, ClientError> {
-        self.check_prime(number, true)
+        self.check_prime(number, ",\"factorize\":true")
     }
 
+    /// `POST /check-prime` with `{"number": N, "proof": true}`: a prime at least 2^64 is
+    /// answered with its `certificate`, or `proof` says why there is none.
+    pub fn prove(&self, number: &Number) -> Result<Answer<CheckAnswer>, ClientError> {
+        self.check_prime(number, ",\"proof\":true")
+    }
+
+    /// `POST /check-prime` with `number` and the `options` members (JSON text, each with a
+    /// leading comma).
     fn check_prime(
         &self,
         number: &Number,
-        factorize: bool,
+        options: &str,
     ) -> Result<Answer<CheckAnswer>, ClientError> {
-        let body = if factorize {
-            format!("{{\"number\":{},\"factorize\":true}}", number.as_str())
-        } else {
-            format!("{{\"number\":{}}}", number.as_str())
-        };
+        let body = format!("{{\"number\":{}{options}}}", number.as_str());
         let request = self
             .http
             .post(self.check_url.clone())
@@ -745,6 +757,8 @@ impl Api {
             factors,
             complete: raw.complete,
             cofactor: raw.cofactor.and_then(raw_decimal),
+            certificate: raw.certificate.map(|c| c.get().to_owned()),
+            proof: raw.proof,
         })
     }
 

@@ -33,7 +33,7 @@ pub enum Item {
 #[derive(Debug)]
 pub enum Outcome {
     /// The server's answer.
-    Answer(Answer<CheckAnswer>),
+    Answer(Box<Answer<CheckAnswer>>),
     /// An error about this item alone (reported; the run goes on).
     Error(ClientError),
 }
@@ -175,7 +175,7 @@ impl Checker<'_> {
                 outcomes.push(Outcome::Error(e));
             }
             outcomes.push(match result {
-                Ok(answer) => Outcome::Answer(answer),
+                Ok(answer) => Outcome::Answer(Box::new(answer)),
                 Err(e) => Outcome::Error(e),
             });
         }

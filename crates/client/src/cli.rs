@@ -11,6 +11,7 @@ pub const DEFAULT_URL: &str = "http://127.0.0.1:5000";
 const AFTER_HELP: &str = "\
 Exit codes: 0 answered; 2 usage error or invalid number; 3 unauthorized (wrong key);
 4 quota exhausted; 5 cannot reach the server, timeout, or server error.
+prove: as above, and 1 when the number is not proven prime (composite, or no proof in time).
 verify: 0 valid, 1 invalid (the failing step on stderr), 2 unreadable.
 
 Examples:
@@ -18,6 +19,7 @@ Examples:
   prime-client factor 172983479832623897492387592384682937659382477
   seq 1 1000 | prime-client --json check -
   prime-client -v time
+  prime-client prove 170141183460469231731687303715884105727 --out cert.json
   prime-client verify cert.json";
 
 /// Ask a prime-api server whether integers are prime, what their prime factors are, or what time
@@ -118,6 +120,19 @@ pub enum Command {
         )]
         numbers: Vec<String>,
     },
+    /// Prove a number prime: the server's ECPP certificate, checked here, written to --out
+    /// (else to stdout, the verdict line then going to stderr)
+    Prove {
+        /// A decimal integer
+        #[arg(value_name = "N", allow_negative_numbers = true)]
+        number: String,
+        /// The certificate's form: the documented JSON, or PARI/GP's `primecert` vector
+        #[arg(long, value_enum, default_value_t = CertificateFormat::Json)]
+        format: CertificateFormat,
+        /// Write the certificate to this file (replaced if it exists)
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
     /// Print the server's current time
     Time,
     /// Check a primality certificate offline (no server, no key): JSON or PARI/GP form
@@ -126,6 +141,15 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: std::path::PathBuf,
     },
+}
+
+/// The form `prove` writes a certificate in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CertificateFormat {
+    /// The JSON form of docs/certificates.md (what the server sends).
+    Json,
+    /// PARI/GP's `primecert` vector, for `primecertisvalid`.
+    Pari,
 }
 
 /// Default `--batch-size`.
@@ -202,6 +226,48 @@ mod tests {
             _ => panic!("expected factor"),
         }
         assert!(Cli::try_parse_from(["prime-client", "factor"]).is_err());
+    }
+
+    #[test]
+    fn parses_prove() {
+        let cli = Cli::try_parse_from(["prime-client", "prove", "97"]).unwrap();
+        match cli.command {
+            Command::Prove {
+                number,
+                format,
+                out,
+            } => {
+                assert_eq!(number, "97");
+                assert_eq!(format, CertificateFormat::Json);
+                assert_eq!(out, None);
+            }
+            _ => panic!("expected prove"),
+        }
+        let cli = Cli::try_parse_from([
+            "prime-client",
+            "prove",
+            "97",
+            "--format",
+            "pari",
+            "--out",
+            "c.gp",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Prove { format, out, .. } => {
+                assert_eq!(format, CertificateFormat::Pari);
+                assert_eq!(out.as_deref(), Some(std::path::Path::new("c.gp")));
+            }
+            _ => panic!("expected prove"),
+        }
+        // One number, and a known format.
+        for bad in [
+            &["prime-client", "prove"][..],
+            &["prime-client", "prove", "97", "98"],
+            &["prime-client", "prove", "97", "--format", "xml"],
+        ] {
+            assert!(Cli::try_parse_from(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

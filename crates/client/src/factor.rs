@@ -138,11 +138,10 @@ mod tests {
             number: number.to_string(),
             is_prime: factors.len() == 1 && cofactor.is_none(),
             verdict: Some("composite".to_string()),
-            factor: None,
-            witness: None,
             factors: Some(factors.iter().map(|s| s.to_string()).collect()),
             complete: Some(cofactor.is_none()),
             cofactor: cofactor.map(str::to_string),
+            ..CheckAnswer::default()
         }
     }
 

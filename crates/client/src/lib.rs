@@ -6,7 +6,10 @@
 //!   codes;
 //! - [`batch`]: several numbers in batches, pipelined;
 //! - [`output`]: human and JSON lines;
-//! - [`factor`]: the `factor` command's lines and the check that factors multiply back.
+//! - [`factor`]: the `factor` command's lines and the check that factors multiply back;
+//! - [`prove`]: what the server's answer to a proof request proves (its certificate verified
+//!   here);
+//! - [`verify`]: `verify FILE`, offline.
 //!
 //! [`main_entry`] is the whole binary; [`execute`] runs one parsed command line against any
 //! stdin/stdout/stderr.
@@ -17,6 +20,7 @@ pub mod cli;
 pub mod factor;
 pub mod numbers;
 pub mod output;
+pub mod prove;
 pub mod tls;
 pub mod verify;
 
@@ -29,7 +33,7 @@ use clap::Parser;
 
 use crate::api::{Answer, Api, ApiConfig, CheckAnswer, ClientError};
 use crate::batch::{Event, Items, Outcome, Waiting};
-use crate::cli::{Cli, Command};
+use crate::cli::{CertificateFormat, Cli, Command};
 use crate::numbers::{Number, NumberStream, StreamItem};
 
 /// Prefix of every line the client writes to stderr.
@@ -158,6 +162,11 @@ impl<W: Write, E: Write> Session<'_, W, E> {
             Command::Factor { numbers } => {
                 self.check_command(Ask::Factor, numbers, 1, stdin, interactive)
             }
+            Command::Prove {
+                number,
+                format,
+                out,
+            } => self.prove_command(number, *format, out.as_deref()),
             Command::Verify { .. } => Ok(()), // handled by `execute`, offline
             Command::Time => {
                 self.connect()?;
@@ -172,6 +181,67 @@ impl<W: Write, E: Write> Session<'_, W, E> {
                 Ok(())
             }
         }
+    }
+
+    /// `prove N`: ask for a proof, verify the certificate, write it (to `out`, else stdout with
+    /// the verdict line on stderr). Not proven (composite, or no proof in time): exit 1.
+    fn prove_command(
+        &mut self,
+        arg: &str,
+        format: CertificateFormat,
+        out: Option<&std::path::Path>,
+    ) -> Result<(), Halt> {
+        let n = numbers::parse_number(arg.trim_ascii()).map_err(|error| {
+            ClientError::InvalidNumber {
+                context: String::new(),
+                error,
+            }
+        })?;
+        self.connect()?;
+        let answer = self.with_wait(|api| api.prove(&n))?;
+        let value = primality::BigUint::parse_bytes(answer.value.number.as_bytes(), 10);
+        let proven = match value {
+            Some(value) => prove::interpret(&value, &answer.value),
+            // A negative number: not prime, nothing to verify.
+            None => Ok(prove::Proven::NotProven {
+                line: output::check_line(&answer.value),
+            }),
+        }
+        .map_err(|detail| ClientError::Unexpected {
+            url: self.api.as_ref().map(Api::base_url).unwrap_or_default(),
+            detail: format!("{detail} for {}", output::shorten(n.as_str())),
+        })?;
+        let json = self.cli.json.then(|| output::json_line(&answer.body));
+        match proven {
+            prove::Proven::Prime { certificate, line } => {
+                let text = prove::render(&certificate, format);
+                match out {
+                    Some(path) => {
+                        std::fs::write(path, text).map_err(|e| {
+                            ClientError::Output(io::Error::new(
+                                e.kind(),
+                                format!("{}: {e}", path.display()),
+                            ))
+                        })?;
+                        self.emit(json.as_deref().unwrap_or(&line))?;
+                    }
+                    // The server's JSON object holds the certificate already.
+                    None if json.is_some() => self.emit(json.as_deref().unwrap_or(&line))?,
+                    None => {
+                        let written = self.out.write_all(text.as_bytes());
+                        self.output_result(written)?;
+                        self.flush()?;
+                        self.note(&line);
+                    }
+                }
+            }
+            prove::Proven::NotProven { line } => {
+                self.emit(json.as_deref().unwrap_or(&line))?;
+                self.worst = self.worst.max(1);
+            }
+        }
+        self.verbose_quota(&answer);
+        Ok(())
     }
 
     /// `check N [N...]` and `factor N [N...]`: validate every argument, then ask about each in

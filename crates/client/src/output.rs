@@ -129,11 +129,7 @@ mod tests {
             number: number.to_string(),
             is_prime,
             verdict: Some(verdict.to_string()),
-            factor: None,
-            witness: None,
-            factors: None,
-            complete: None,
-            cofactor: None,
+            ..CheckAnswer::default()
         }
     }
 

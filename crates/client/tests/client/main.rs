@@ -6,5 +6,6 @@ mod batch;
 mod cli;
 mod common;
 mod factor;
+mod prove;
 mod tls;
 mod verify;
