@@ -7,9 +7,12 @@
 //! and they come ascending without repeats.
 #![allow(clippy::unwrap_used)]
 
+mod factor_support;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use factor_support::{assert_valid, random_prime};
 use num_bigint::BigUint;
 use num_traits::One;
 use primality::{Effort, Factorization, factorize, is_prime};
@@ -27,21 +30,6 @@ fn big(s: &str) -> BigUint {
 
 fn pow2(e: u32) -> BigUint {
     BigUint::one() << e
-}
-
-/// The checks that need no trust in the engine.
-fn assert_valid(n: &BigUint, f: &Factorization) {
-    assert_eq!(&f.product(), n, "factors of {n} do not multiply back: {f}");
-    for w in f.factors.windows(2) {
-        assert!(w[0].0 < w[1].0, "factors of {n} not ascending: {f}");
-    }
-    for (p, e) in &f.factors {
-        assert!(*e >= 1);
-        assert!(is_prime(p), "factor {p} of {n} is not prime");
-    }
-    if let Some(c) = &f.cofactor {
-        assert!(*c > BigUint::one() && !is_prime(c), "cofactor {c} of {n}");
-    }
 }
 
 /// The factors with multiplicity, as decimal strings.
@@ -169,25 +157,6 @@ fn carmichael_numbers() {
     }
 }
 
-/// A random prime of `bits` bits.
-fn random_prime(rng: &mut StdRng, bits: u64) -> BigUint {
-    loop {
-        let mut x = BigUint::ZERO;
-        for i in 0..bits.div_ceil(64) {
-            x |= BigUint::from(rng.next_u64()) << (64 * i);
-        }
-        x &= pow2(bits as u32) - 1u8;
-        x.set_bit(bits - 1, true);
-        x.set_bit(0, true);
-        while !is_prime(&x) {
-            x += 2u8;
-        }
-        if x.bits() == bits {
-            return x;
-        }
-    }
-}
-
 /// Products of random primes of chosen sizes (the sizes where each method takes over: rho,
 /// SQUFOF, the quadratic sieve, ECM), and repeated factors.
 fn random_products() -> Vec<(BigUint, Vec<BigUint>)> {
@@ -258,31 +227,6 @@ fn random_products_of_primes_of_chosen_sizes() {
         Some(pari) => assert_eq!(pari, ours, "PARI/GP disagrees"),
         None => eprintln!("skipped the comparison with PARI/GP: `gp` is not installed"),
     }
-}
-
-/// A 2048-bit product of two 1024-bit primes: incomplete, the whole number as the cofactor,
-/// and back within its budget plus 10 %.
-#[test]
-fn budgets_are_honoured() {
-    let mut rng = StdRng::seed_from_u64(2048);
-    let n = random_prime(&mut rng, 1024) * random_prime(&mut rng, 1024);
-    for ms in [300u64, 1000] {
-        let budget = Duration::from_millis(ms);
-        let start = Instant::now();
-        let f = factorize(&n, Effort::with_timeout(budget));
-        let took = start.elapsed();
-        assert_valid(&n, &f);
-        assert_eq!(f.cofactor.as_ref(), Some(&n));
-        // Budget + 10 %, and never less than 50 ms of slack: the test threads share two cores,
-        // so a thread can be descheduled for tens of milliseconds after its deadline.
-        let slack = (budget / 10).max(Duration::from_millis(50));
-        assert!(took <= budget + slack, "budget {budget:?}, took {took:?}");
-    }
-    // A budget already spent still answers, at once.
-    let start = Instant::now();
-    let f = factorize(&n, Effort::with_timeout(Duration::ZERO));
-    assert_valid(&n, &f);
-    assert!(start.elapsed() < Duration::from_millis(100));
 }
 
 proptest! {

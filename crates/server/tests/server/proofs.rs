@@ -266,3 +266,26 @@ fn verify_certificate_limits() {
     assert_problem(r, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(used(&server, &key), 0);
 }
+
+#[test]
+fn the_documented_example_is_a_valid_certificate() {
+    let env = TestEnv::new();
+    let key = env.create_key("v", &["--limit", "10"]);
+    let server = env.spawn(&[]);
+    let doc: Value = server.get("/openapi.json", None).json().unwrap();
+    let example = &doc["paths"]["/verify-certificate"]["post"]["requestBody"]["content"]["application/json"]
+        ["example"];
+    assert!(example["pari"].is_string(), "{example}");
+    let v: Value = post(
+        &server,
+        "/verify-certificate",
+        Some(&key),
+        example.to_string(),
+    )
+    .json()
+    .unwrap();
+    assert_eq!(v["valid"], true, "{v}");
+    // The same certificate in docs/api.md.
+    let api_md = include_str!("../../../../docs/api.md");
+    assert!(api_md.contains(example["pari"].as_str().unwrap()));
+}

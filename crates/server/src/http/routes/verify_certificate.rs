@@ -43,7 +43,7 @@ pub struct VerifyResponse {
     request_body(
         description = "A certificate in the JSON form of docs/certificates.md (`{\"format\": \"ecpp\", \"number\": \"N\", \"steps\": [...]}`), or PARI/GP's `primecert` vector as text: `{\"pari\": \"[[N, t, s, a4, [x, y]], ...]\"}`.",
         content(
-            (Object = "application/json", example = json!({"pari": "[[1000000000000000000000000000057, 2097428838024654, 476837158203125084, 1, [0, 2]]]"}))
+            (Object = "application/json", example = json!({"pari": "[[1000000000000000000000000000057, 1941308218874090, 1603111594224, 0, [519335238006017621936447751736, 51315546389334118416664791836]]]"}))
         )
     ),
     security(("authorization" = []), ("bearer" = []), ("x_api_key" = [])),
