@@ -50,7 +50,9 @@ fn a_prime_above_2_64_is_proven_with_a_certificate_anyone_can_check() {
 
     let r = server.check(&key, &format!("{{\"number\": {M127}, \"proof\": true}}"));
     assert_eq!(r.status(), StatusCode::OK);
-    let v: Value = r.json().unwrap();
+    let text = r.text().unwrap();
+    assert!(!text.trim_end().contains('\n'), "one line: {text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(
         (v["verdict"].as_str(), v["isPrime"].as_bool()),
         (Some("prime"), Some(true))

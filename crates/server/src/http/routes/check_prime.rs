@@ -85,8 +85,13 @@ impl<'a> CheckResponse<'a> {
         };
         let factors = outcome.factors.as_ref();
         let certificate = match &outcome.proof {
-            // The certificate's own writer makes valid JSON; a failure here would be a bug.
-            Some(Proof::Certificate(c)) => RawValue::from_string(c.to_json()).ok(),
+            // The certificate's own writer makes valid JSON (a failure here would be a bug),
+            // one step per line; a response is one line (NDJSON streams are line-framed), and
+            // its line breaks and indentation lie between tokens only.
+            Some(Proof::Certificate(c)) => {
+                let one_line: String = c.to_json().lines().map(str::trim_start).collect();
+                RawValue::from_string(one_line).ok()
+            }
             _ => None,
         };
         CheckResponse {
