@@ -19,5 +19,6 @@ mod multi_instance;
 mod nginx;
 mod operations;
 mod pg_outage;
+mod policies;
 mod quota;
 mod store;
