@@ -102,6 +102,11 @@ impl Server {
         self.env.create_key(name, &extra)
     }
 
+    /// Create a key with these `keys create` flags; the key.
+    pub fn create_key_with(&self, name: &str, extra: &[&str]) -> String {
+        self.env.create_key(name, extra)
+    }
+
     /// A client command pointed at this server with `key`.
     pub fn client(&self, key: &str) -> assert_cmd::Command {
         let mut cmd = client();
