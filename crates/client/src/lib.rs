@@ -458,7 +458,11 @@ impl<W: Write, E: Write> Session<'_, W, E> {
 
     /// Sleep out a burst-limit 429 (its `Retry-After`, at least 1 s) unless that would make
     /// this call wait more than `--max-wait`; the time slept, or the error to report.
-    fn pace(&mut self, mut info: Box<Exhausted>, waited: Duration) -> Result<Duration, ClientError> {
+    fn pace(
+        &mut self,
+        mut info: Box<Exhausted>,
+        waited: Duration,
+    ) -> Result<Duration, ClientError> {
         let secs = info.retry_after.unwrap_or(1).max(1);
         let pause = Duration::from_secs(secs);
         if waited + pause > self.cli.max_wait {

@@ -370,7 +370,10 @@ fn burst_429s_are_waited_out() {
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
     let err = stderr_of(&out);
-    assert!(err.contains("rate limited") && err.contains("--max-wait"), "{err}");
+    assert!(
+        err.contains("rate limited") && err.contains("--max-wait"),
+        "{err}"
+    );
 }
 
 /// Batches wait out burst-limit 429s the same way: with a burst of 1, the second batch (sent
