@@ -210,17 +210,19 @@ pub(super) async fn update(
 }
 
 /// The statements that reset one table's due quotas: select the due rows, then
-/// compare-and-set each on its old period end.
+/// compare-and-set each on its old period end. Groups first, then keys, each by id: the order
+/// in which the hot path locks them, so a reset and a batch cannot deadlock.
 const DUE_RESETS: [(&str, &str); 2] = [
     (
-        "SELECT id, reset_schedule, next_reset_at FROM api_keys \
-         WHERE next_reset_at <= $1 AND NOT revoked",
-        "UPDATE api_keys SET used = 0, period_start = $3, next_reset_at = $4 \
+        "SELECT id, reset_schedule, next_reset_at FROM quota_groups WHERE next_reset_at <= $1 \
+         ORDER BY id",
+        "UPDATE quota_groups SET used = 0, period_start = $3, next_reset_at = $4 \
          WHERE id = $1 AND next_reset_at = $2 AND next_reset_at <= $5",
     ),
     (
-        "SELECT id, reset_schedule, next_reset_at FROM quota_groups WHERE next_reset_at <= $1",
-        "UPDATE quota_groups SET used = 0, period_start = $3, next_reset_at = $4 \
+        "SELECT id, reset_schedule, next_reset_at FROM api_keys \
+         WHERE next_reset_at <= $1 AND NOT revoked ORDER BY id",
+        "UPDATE api_keys SET used = 0, period_start = $3, next_reset_at = $4 \
          WHERE id = $1 AND next_reset_at = $2 AND next_reset_at <= $5",
     ),
 ];
