@@ -100,13 +100,13 @@ pub fn print(
     let bar_width = width().saturating_sub(12 + count_width + 2).max(10);
     let _ = writeln!(out, "{title}: {total} units in {days} days (UTC)");
     for d in &filled {
-        let _ = writeln!(
-            out,
+        let line = format!(
             "{}  {:>count_width$}  {}",
             utc_date(d.day),
             d.used,
             bar(d.used, max, bar_width)
         );
+        let _ = writeln!(out, "{}", line.trim_end());
     }
     let _ = out.flush();
     Ok(())

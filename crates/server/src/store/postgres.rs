@@ -130,12 +130,14 @@ enum Table {
 }
 
 /// Lock the quota rows of `table` with these ids (id order: groups first, then keys, in every
-/// batch of every instance, so batches cannot deadlock) and read them again under the lock.
+/// batch of every instance, so batches cannot deadlock) and read them again under the lock;
+/// `false` when a key row no longer holds its own quota (it was rotated between the batch's
+/// first read and the lock: the batch is to be run again).
 async fn lock_holders(
     tx: &mut Transaction<'static, Postgres>,
     locked: &mut Locked,
     table: Table,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let ids: Vec<i64> = {
         let mut ids: Vec<i64> = locked
             .holders
@@ -149,27 +151,30 @@ async fn lock_holders(
         ids
     };
     if ids.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
     let sql = match table {
         Table::Keys => LOCK_KEYS,
         Table::Groups => LOCK_GROUPS,
     };
     for row in sqlx::query(sql).bind(ids).fetch_all(&mut **tx).await? {
-        let (id, quota) = quota_row(&neutral_row(&row)?)?;
+        let row = neutral_row(&row)?;
+        let (id, quota) = quota_row(&row)?;
         let holder = match table {
+            Table::Keys if row.boolean(9)? => return Ok(false),
             Table::Keys => Holder::Key(id),
             Table::Groups => Holder::Group(id),
         };
         locked.holders.insert(holder, quota);
     }
-    Ok(())
+    Ok(true)
 }
 
 const LOCK_KEYS: &str = concat!(
     "SELECT ",
     quota_columns!(),
-    " FROM api_keys WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+    ", (quota_key_id IS NOT NULL OR group_id IS NOT NULL) \
+     FROM api_keys WHERE id = ANY($1) ORDER BY id FOR UPDATE"
 );
 const LOCK_GROUPS: &str = concat!(
     "SELECT ",
@@ -239,14 +244,34 @@ const HISTORY_ADD_MANY: &str = "INSERT INTO usage_history (key_id, day, used) \
     SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) \
     ON CONFLICT (key_id, day) DO UPDATE SET used = usage_history.used + excluded.used";
 
-/// One batch in one transaction: read the keys, lock and read the quotas they use, decide,
-/// write, commit.
+/// Attempts of a batch whose key was rotated while it ran.
+const BATCH_ATTEMPTS: usize = 3;
+
+/// One batch in one transaction (run again when a key was rotated under it).
 async fn run_batch(
     pool: &PgPool,
     schedules: &Schedules,
     policies: &Policies,
     jobs: &[ConsumeJob],
 ) -> Result<Vec<Consumed>, StoreError> {
+    for _ in 0..BATCH_ATTEMPTS {
+        if let Some(results) = try_batch(pool, schedules, policies, jobs).await? {
+            return Ok(results);
+        }
+    }
+    Err(StoreError::Database(
+        "the batch's keys kept being rotated while it ran".to_owned(),
+    ))
+}
+
+/// One batch in one transaction: read the keys, lock and read the quotas they use, decide,
+/// write, commit; `None` (rolled back) when a key was rotated between the read and the lock.
+async fn try_batch(
+    pool: &PgPool,
+    schedules: &Schedules,
+    policies: &Policies,
+    jobs: &[ConsumeJob],
+) -> Result<Option<Vec<Consumed>>, StoreError> {
     const KEYS: &str = select_keys!(with_hash, "WHERE k.key_hash = ANY($1)");
     let hashes = distinct_hashes(jobs);
     let wanted: Vec<&[u8]> = hashes.iter().map(|h| &h.0[..]).collect();
@@ -263,13 +288,15 @@ async fn run_batch(
         locked.insert(hash, Some(key_record(&row, 1)?));
     }
     lock_holders(&mut tx, &mut locked, Table::Groups).await?;
-    lock_holders(&mut tx, &mut locked, Table::Keys).await?;
+    if !lock_holders(&mut tx, &mut locked, Table::Keys).await? {
+        return Ok(None);
+    }
     let results = settle(jobs, &mut locked, schedules, policies);
     write_quotas(&mut tx, &locked, Table::Groups).await?;
     write_quotas(&mut tx, &locked, Table::Keys).await?;
     write_history(&mut tx, &locked).await?;
     tx.commit().await?;
-    Ok(results)
+    Ok(Some(results))
 }
 
 impl PostgresStore {

@@ -133,11 +133,15 @@ fn burst_headers_recovery_and_every_route() {
         assert_eq!(header(&r, "Retry-After"), "1");
         // 1/N s after the first request, exactly one more.
         std::thread::sleep(Duration::from_millis(1020).saturating_sub(first.elapsed()));
+        let granted = std::time::Instant::now();
         assert_eq!(app.check(&fast, SEVEN).status(), StatusCode::OK);
-        assert_eq!(
-            app.check(&fast, SEVEN).status(),
-            StatusCode::TOO_MANY_REQUESTS
-        );
+        let again = app.check(&fast, SEVEN).status();
+        // Refused, unless this machine took a whole second for two requests (then it is due).
+        if granted.elapsed() < Duration::from_millis(900) {
+            assert_eq!(again, StatusCode::TOO_MANY_REQUESTS);
+        } else {
+            eprintln!("slow machine: the recovery's second request came after 1/N s");
+        }
         // A key without a rate is not limited, unless the server has a default rate.
         let free = env.create_key("free", &["--limit", "100"]);
         for _ in 0..6 {
@@ -374,5 +378,50 @@ impl UsageOr429 for crate::common::TestApp {
             return None;
         }
         Some(r.json().unwrap())
+    }
+}
+
+/// Rotating a key while two instances serve it at full speed loses no unit: every `200` before,
+/// during and after the rotation is in the one shared count.
+#[test]
+fn rotation_under_load_keeps_the_count_exact() {
+    for env in envs() {
+        let old = env.create_key("busy", &["--limit", "1000000"]);
+        let a = env.spawn(&[]);
+        let b = env.spawn(&[]);
+        let urls = [a.url("/check-prime"), b.url("/check-prime")];
+        let stop = std::time::Instant::now() + Duration::from_millis(1500);
+        let workers: Vec<_> = (0..4)
+            .map(|t| {
+                let (url, key) = (urls[t % 2].clone(), old.clone());
+                std::thread::spawn(move || {
+                    let client = client();
+                    let mut ok = 0;
+                    while std::time::Instant::now() < stop {
+                        let r = client
+                            .post(&url)
+                            .header("Authorization", &key)
+                            .header("Content-Type", "application/json")
+                            .body(SEVEN)
+                            .send()
+                            .unwrap();
+                        assert_eq!(r.status(), StatusCode::OK);
+                        ok += 1;
+                    }
+                    ok
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(500));
+        let id = env.id_of(&old).to_string();
+        let out = env.cli(&["keys", "rotate", &id, "--grace", "1h"]);
+        assert!(out.status.success(), "{out:?}");
+        let new = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let seen: i64 = workers.into_iter().map(|w| w.join().unwrap()).sum();
+        assert!(seen > 0);
+        assert_eq!(a.usage(&new)["used"], seen);
+        assert_eq!(b.usage(&old)["used"], seen);
+        let history: i64 = env.sql_i64("SELECT used FROM usage_history").iter().sum();
+        assert_eq!(history, seen);
     }
 }
