@@ -124,6 +124,11 @@ fn burst_headers_recovery_and_every_route() {
         assert_eq!(body["violated-policies"], serde_json::json!(["burst"]));
         // Two checks were charged: the burst refusal and the other routes charge nothing.
         assert_eq!(env.list()[0]["used"], 2);
+        let metrics = app.get("/metrics", None).text().unwrap();
+        assert!(
+            metrics.contains("prime_policy_rejections_total{policy=\"burst\"} 1"),
+            "{metrics}"
+        );
         // Recovery: one more request 1/N s later.
         let fast = env.create_key("fast", &["--limit", "100", "--rate", "1/s"]);
         assert_eq!(app.check(&fast, SEVEN).status(), StatusCode::OK);
