@@ -354,7 +354,17 @@ fn burst_429s_are_waited_out() {
     let started = Instant::now();
     let out = server
         .client(&key)
-        .args(["--verbose", "check", "--batch-size", "1", "2", "3", "5", "7", "11"])
+        .args([
+            "--verbose",
+            "check",
+            "--batch-size",
+            "1",
+            "2",
+            "3",
+            "5",
+            "7",
+            "11",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
@@ -386,7 +396,16 @@ fn batches_wait_out_burst_429s() {
     let started = Instant::now();
     let out = server
         .client(&key)
-        .args(["--verbose", "check", "--batch-size", "2", "2", "3", "5", "7"])
+        .args([
+            "--verbose",
+            "check",
+            "--batch-size",
+            "2",
+            "2",
+            "3",
+            "5",
+            "7",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
@@ -397,13 +416,26 @@ fn batches_wait_out_burst_429s() {
     let slow = server.create_key_with("slow-batches", &["--limit", "100", "--rate", "1/m"]);
     let out = server
         .client(&slow)
-        .args(["--max-wait", "5", "check", "--batch-size", "2", "2", "3", "5", "7"])
+        .args([
+            "--max-wait",
+            "5",
+            "check",
+            "--batch-size",
+            "2",
+            "2",
+            "3",
+            "5",
+            "7",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
     assert_eq!(stdout_of(&out).len(), 2);
     let err = stderr_of(&out);
-    assert!(err.contains("rate limited") && err.contains("--max-wait"), "{err}");
+    assert!(
+        err.contains("rate limited") && err.contains("--max-wait"),
+        "{err}"
+    );
     assert_eq!(server.used(&slow), 2);
 }
 
