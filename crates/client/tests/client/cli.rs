@@ -412,7 +412,7 @@ fn batches_wait_out_burst_429s() {
     assert_eq!(stdout_of(&out).len(), 4);
     assert!(stderr_of(&out).contains("rate limited (burst)"));
     assert!(started.elapsed() >= Duration::from_millis(500));
-    assert_eq!(server.used(&key), 4);
+    assert_eq!(server.listed_used(&key), 4);
     let slow = server.create_key_with("slow-batches", &["--limit", "100", "--rate", "1/m"]);
     let out = server
         .client(&slow)
@@ -436,7 +436,7 @@ fn batches_wait_out_burst_429s() {
         err.contains("rate limited") && err.contains("--max-wait"),
         "{err}"
     );
-    assert_eq!(server.used(&slow), 2);
+    assert_eq!(server.listed_used(&slow), 2);
 }
 
 #[test]
