@@ -430,3 +430,153 @@ fn rotation_under_load_keeps_the_count_exact() {
         assert_eq!(history, seen);
     }
 }
+
+fn post(
+    app: &crate::common::TestApp,
+    path: &str,
+    key: &str,
+    content_type: &str,
+    body: String,
+) -> reqwest::blocking::Response {
+    app.client
+        .post(app.url(path))
+        .header("Authorization", key)
+        .header("Content-Type", content_type)
+        .body(body)
+        .send()
+        .unwrap()
+}
+
+/// The units of `key` in the usage history, all days together.
+fn history_of(env: &TestEnv, key: &str) -> i64 {
+    let id = env.id_of(key);
+    env.sql_i64(&format!(
+        "SELECT used FROM usage_history WHERE key_id = {id}"
+    ))
+    .iter()
+    .sum()
+}
+
+/// The routes that came with batches and proofs: a JSON batch, an NDJSON stream (however many
+/// chunks it is charged in), a batch with no valid number and `/verify-certificate` each take
+/// exactly one place in the burst limit and show both policies; over it each is refused with
+/// `["burst"]` and charges nothing; the history holds exactly the units charged.
+#[test]
+fn batches_streams_and_certificates_take_one_place_each() {
+    let n: primality::BigUint = "170141183460469231731687303715884105727".parse().unwrap();
+    let certificate = primality::prove(&n, primality::Effort::unlimited())
+        .unwrap()
+        .to_json();
+    for env in envs() {
+        let key = env.create_key("batches", &["--limit", "100", "--rate", "4/m"]);
+        let a = env.spawn(&[]);
+        // Chunks of 2 lines: a stream of 9 lines is charged 5 times.
+        let s = env.spawn(&["--max-batch", "2"]);
+        let batch = |app, body: &str| {
+            post(
+                app,
+                "/check-prime/batch",
+                &key,
+                "application/json",
+                body.to_owned(),
+            )
+        };
+        let stream = |app, body: &str| {
+            post(
+                app,
+                "/check-prime/batch",
+                &key,
+                "application/x-ndjson",
+                body.to_owned(),
+            )
+        };
+        let verify = |app| {
+            post(
+                app,
+                "/verify-certificate",
+                &key,
+                "application/json",
+                certificate.clone(),
+            )
+        };
+
+        let r = batch(&a, r#"{"numbers": [2, 3, 5, "x", 7]}"#);
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            header(&r, "RateLimit-Policy"),
+            "\"burst\";q=4;w=60, \"quota\";q=100;w=86400"
+        );
+        let rl = header(&r, "RateLimit");
+        assert!(
+            rl.starts_with("\"burst\";r=3;t=15, \"quota\";r=96;t="),
+            "{rl}"
+        );
+
+        let r = stream(&s, "11\n13\nx\n17\n19\n23\n29\n31\n37\n");
+        assert_eq!(r.status(), StatusCode::OK);
+        let rl = header(&r, "RateLimit");
+        assert!(rl.starts_with("\"burst\";r=2;"), "{rl}");
+        let text = r.text().unwrap();
+        assert_eq!(text.lines().count(), 9, "{text}");
+        assert!(!text.contains("\"status\":429"), "{text}");
+        assert_eq!(env.list()[0]["used"], 12);
+
+        // Nothing to charge, one place all the same.
+        let r = batch(&a, r#"{"numbers": ["x", 1.5]}"#);
+        assert_eq!(r.status(), StatusCode::OK);
+        let rl = header(&r, "RateLimit");
+        assert!(rl.starts_with("\"burst\";r=1;t=4"), "{rl}");
+        assert!(rl.contains(", \"quota\";r=88;"), "{rl}");
+
+        let r = verify(&a);
+        assert_eq!(r.status(), StatusCode::OK);
+        let rl = header(&r, "RateLimit");
+        assert!(rl.starts_with("\"burst\";r=0;"), "{rl}");
+        assert_eq!(r.json::<Value>().unwrap()["valid"], true);
+        assert_eq!(env.list()[0]["used"], 13);
+
+        // Over the burst limit: every one of them refused, nothing charged.
+        for r in [
+            batch(&a, "{\"numbers\": [2]}"),
+            batch(&a, "{\"numbers\": []}"),
+            verify(&a),
+            stream(&a, ""),
+            stream(&s, "2\n3\n5\n"),
+        ] {
+            let retry: u64 = header(&r, "Retry-After").parse().unwrap();
+            assert!((1..=15).contains(&retry), "{retry}");
+            assert!(header(&r, "RateLimit").starts_with("\"burst\";r=0;"));
+            let body = assert_problem(r, StatusCode::TOO_MANY_REQUESTS);
+            assert_eq!(body["violated-policies"], serde_json::json!(["burst"]));
+        }
+        assert_eq!(env.list()[0]["used"], 13);
+        assert_eq!(history_of(&env, &key), 13);
+        let metrics = a.get("/metrics", None).text().unwrap();
+        assert!(
+            metrics.contains("prime_policy_rejections_total{policy=\"burst\"} 4"),
+            "{metrics}"
+        );
+
+        // A stream cut by the quota: the history holds exactly the lines answered.
+        let small = env.create_key("small", &["--limit", "3"]);
+        let r = post(
+            &s,
+            "/check-prime/batch",
+            &small,
+            "application/x-ndjson",
+            "2\n3\n5\n7\n".into(),
+        );
+        assert_eq!(r.status(), StatusCode::OK);
+        let text = r.text().unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[3].starts_with("{\"status\":429"), "{text}");
+        assert_eq!(s.usage(&small)["used"], 3);
+        assert_eq!(history_of(&env, &small), 3);
+        let metrics = s.get("/metrics", None).text().unwrap();
+        assert!(
+            metrics.contains("prime_policy_rejections_total{policy=\"quota\"} 1"),
+            "{metrics}"
+        );
+    }
+}
