@@ -10,6 +10,8 @@
 #   PRIME_LOAD_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test scripts/load-test.sh
 #                                            # ... plus one and two instances on PostgreSQL
 #
+#   ONLY_POLICIES=1 scripts/load-test.sh    # only the baseline and the key-policies comparison
+#
 # Knobs (environment): DURATION (default 10s), CONNECTIONS (16), WRK_THREADS (2), WORKERS
 # (actix workers per server, default: number of cores).
 set -euo pipefail
@@ -89,13 +91,14 @@ run_wrk() { # out-file url [key] [body-file] [connections]
     --latency -s "$WORK/post.lua" "$2" >"$1"
 }
 
-start_server() { # name database-url -> sets URL_<name>
+start_server() { # name database-url [serve flags...] -> sets URL_<name>
   local port; port="$(free_port)"
-  "$SERVER" serve --bind "127.0.0.1:$port" --database "$2" --workers "$WORKERS" \
-    >"$WORK/$1.out" 2>"$WORK/$1.log" &
+  local name="$1" db="$2"; shift 2
+  "$SERVER" serve --bind "127.0.0.1:$port" --database "$db" --workers "$WORKERS" "$@" \
+    >"$WORK/$name.out" 2>"$WORK/$name.log" &
   PIDS+=("$!")
   wait_ready "http://127.0.0.1:$port"
-  printf -v "URL_$1" '%s' "http://127.0.0.1:$port"
+  printf -v "URL_$name" '%s' "http://127.0.0.1:$port"
 }
 
 used_of() { # database-url key-name
@@ -133,6 +136,45 @@ echo
 echo "| scenario | requests/s | vs bare baseline | notes |"
 echo "|---|---:|---:|---|"
 printf '| bare actix-web JSON handler | %s | 100%% | crates/server/examples/bare_baseline.rs |\n' "$BASE_RPS"
+
+# Key policies (issue 15): metered /check-prime on SQLite with a burst limit (a rate that never
+# refuses: the GCRA is computed and written in every batch) and usage history on, against the
+# same server without them (a key without rate, --usage-retention-days 0). Alternated twice,
+# DURATION/2 each, in this one run; both must count exactly (quota and history).
+policies_run() { # label url db key name -> appends rps to RPS_<label>
+  local out="$WORK/pol-$1-$RANDOM.txt" before after hist
+  before="$(used_of "$3" "$5")"
+  LOAD_KEY="$4" LOAD_BODY_FILE="$WORK/small.json" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" \
+    -d"$HALF" --latency -s "$WORK/post.lua" "$2/check-prime" >"$out"
+  sleep 1
+  after="$(used_of "$3" "$5")"
+  printf -v "RPS_$1" '%s %s' "$(eval echo "\${RPS_$1:-}")" "$(rps "$out")"
+  printf -v "SEEN_$1" '%s' "$(( $(eval echo "\${SEEN_$1:-0}") + $(ok_count "$out") ))"
+  printf -v "USED_$1" '%s' "$(( $(eval echo "\${USED_$1:-0}") + after - before ))"
+}
+HALF="$(( ${DURATION%s} / 2 ))s"
+DB_OFF="sqlite://$WORK/policies-off.db"
+DB_ON="sqlite://$WORK/policies-on.db"
+start_server off "$DB_OFF" --usage-retention-days 0
+start_server on "$DB_ON" --usage-retention-days 90
+KEY_OFF="$("$SERVER" keys create --name plain --limit 1000000000 --database "$DB_OFF" 2>/dev/null)"
+KEY_ON="$("$SERVER" keys create --name paced --limit 1000000000 --rate 1000000/s --database "$DB_ON" 2>/dev/null)"
+for _ in 1 2; do
+  policies_run off "$URL_off" "$DB_OFF" "$KEY_OFF" plain
+  policies_run on "$URL_on" "$DB_ON" "$KEY_ON" paced
+done
+ID_ON="$("$SERVER" keys list --json --database "$DB_ON" |
+  python3 -c 'import json,sys; print(next(k["id"] for k in json.load(sys.stdin) if k["name"] == "paced"))')"
+HIST_ON="$("$SERVER" keys usage "$ID_ON" --days 2 --json --database "$DB_ON" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')"
+mean() { echo "$@" | awk '{ s = 0; for (i = 1; i <= NF; i++) s += $i; printf "%.0f", s / NF }'; }
+OFF_MEAN="$(mean $RPS_off)"; ON_MEAN="$(mean $RPS_on)"
+printf '| metered /check-prime, SQLite, no burst limit, no history | %s | %.0f%% | runs: %s; 200s seen: %s, units consumed: %s |\n' \
+  "$OFF_MEAN" "$(echo "100 * $OFF_MEAN / $BASE_RPS" | bc -l)" "$RPS_off" "$SEEN_off" "$USED_off"
+printf '| metered /check-prime, SQLite, burst limit + history | %s | %.0f%% | runs: %s; 200s seen: %s, units consumed: %s, history: %s; **%.2fx** the run without |\n' \
+  "$ON_MEAN" "$(echo "100 * $ON_MEAN / $BASE_RPS" | bc -l)" "$RPS_on" "$SEEN_on" "$USED_on" "$HIST_ON" \
+  "$(echo "$ON_MEAN / $OFF_MEAN" | bc -l)"
+if [ -n "${ONLY_POLICIES:-}" ]; then exit 0; fi
 
 DB_SQLITE="sqlite://$WORK/load.db"
 start_server sqlite "$DB_SQLITE"

@@ -6,8 +6,10 @@
 //! and hands the main thread one outcome per input item. A batch the quota cannot cover (the
 //! server takes all or nothing) is retried with as many numbers as the `429` says are left,
 //! so every number that one-by-one requests would have answered is answered, then the quota
-//! error is reported. A batch the server finds too large (`413`/`422`) is halved; a server
-//! without the batch route (`404`/`405`) is asked number by number.
+//! error is reported. A batch refused by the key's burst limit is sent again after its
+//! `Retry-After` (within `--max-wait`, with or without `--wait`). A batch the server finds too
+//! large (`413`/`422`) is halved; a server without the batch route (`404`/`405`) is asked
+//! number by number.
 
 use std::io::BufRead;
 use std::sync::mpsc::{Receiver, Sender};
@@ -128,6 +130,8 @@ pub struct Waiting {
     pub wait: bool,
     /// `--max-wait`.
     pub max_wait: Duration,
+    /// `--verbose`: say so when a burst-limit 429 is waited out.
+    pub verbose: bool,
 }
 
 /// Answer the chunks of `jobs` in order, one [`Event::Done`] each, until the jobs end or an
@@ -240,20 +244,25 @@ impl Checker<'_> {
     }
 
     /// With `--wait`, sleep until the reset (at most `--max-wait` in all for one number);
-    /// otherwise, or beyond that, the quota error.
+    /// otherwise, or beyond that, the quota error. A burst-limit 429 is waited out (its
+    /// `Retry-After`) even without `--wait`, within `--max-wait`, as for one number at a time.
     fn wait_for_reset(
         &self,
         mut info: Box<crate::api::Exhausted>,
         waited: &mut Duration,
     ) -> Result<(), ClientError> {
-        if !self.waiting.wait || info.note.is_some() {
+        let burst = info.limit == Limit::Burst;
+        if (!self.waiting.wait && !burst) || info.note.is_some() {
             return Err(ClientError::QuotaExhausted(info));
         }
-        let secs = info
-            .retry_after
-            .or_else(|| info.quota.as_ref().and_then(|q| q.reset_in))
-            .unwrap_or(crate::DEFAULT_WAIT_SECS)
-            .max(1);
+        let secs = if burst {
+            info.retry_after.unwrap_or(1).max(1)
+        } else {
+            info.retry_after
+                .or_else(|| info.quota.as_ref().and_then(|q| q.reset_in))
+                .unwrap_or(crate::DEFAULT_WAIT_SECS)
+                .max(1)
+        };
         let pause = Duration::from_secs(secs);
         if *waited + pause > self.waiting.max_wait {
             info.note = Some(format!(
@@ -261,6 +270,17 @@ impl Checker<'_> {
                 output::duration(self.waiting.max_wait.as_secs())
             ));
             return Err(ClientError::QuotaExhausted(info));
+        }
+        if burst {
+            if self.waiting.verbose {
+                let _ = self.events.send(Event::Note(format!(
+                    "rate limited (burst); waiting {} (Retry-After)",
+                    output::duration(secs)
+                )));
+            }
+            std::thread::sleep(pause);
+            *waited += pause;
+            return Ok(());
         }
         let _ = self.events.send(Event::Note(format!(
             "quota exhausted; waiting {} for the reset (--wait)",

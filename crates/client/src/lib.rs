@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::api::{Answer, Api, ApiConfig, CheckAnswer, ClientError};
+use crate::api::{Answer, Api, ApiConfig, CheckAnswer, ClientError, Exhausted, Limit};
 use crate::batch::{Event, Items, Outcome, Waiting};
 use crate::cli::{CertificateFormat, Cli, Command};
 use crate::numbers::{Number, NumberStream, StreamItem};
@@ -323,6 +323,7 @@ impl<W: Write, E: Write> Session<'_, W, E> {
         let waiting = Waiting {
             wait: self.cli.wait,
             max_wait: self.cli.max_wait,
+            verbose: self.cli.verbose,
         };
         let result = std::thread::scope(|scope| {
             let (job_tx, job_rx) = mpsc::channel();
@@ -479,7 +480,9 @@ impl<W: Write, E: Write> Session<'_, W, E> {
     }
 
     /// Call the server; with `--wait`, sleep through 429s until the reset, up to `--max-wait`
-    /// in total for this one call.
+    /// in total for this one call. A burst-limit 429 (`violated-policies: ["burst"]`) is waited
+    /// out even without `--wait`: it charged nothing and its `Retry-After` is short, so the
+    /// client simply slows down to the key's rate.
     fn with_wait<T>(
         &mut self,
         call: impl Fn(&Api) -> Result<T, ClientError>,
@@ -490,6 +493,11 @@ impl<W: Write, E: Write> Session<'_, W, E> {
                 return Err(ClientError::Usage("not connected".to_string()));
             };
             match call(api) {
+                Err(ClientError::QuotaExhausted(info))
+                    if info.limit == Limit::Burst && info.note.is_none() =>
+                {
+                    waited += self.pace(info, waited)?;
+                }
                 Err(ClientError::QuotaExhausted(mut info))
                     if self.cli.wait && info.note.is_none() =>
                 {
@@ -516,6 +524,32 @@ impl<W: Write, E: Write> Session<'_, W, E> {
                 other => return other,
             }
         }
+    }
+
+    /// Sleep out a burst-limit 429 (its `Retry-After`, at least 1 s) unless that would make
+    /// this call wait more than `--max-wait`; the time slept, or the error to report.
+    fn pace(
+        &mut self,
+        mut info: Box<Exhausted>,
+        waited: Duration,
+    ) -> Result<Duration, ClientError> {
+        let secs = info.retry_after.unwrap_or(1).max(1);
+        let pause = Duration::from_secs(secs);
+        if waited + pause > self.cli.max_wait {
+            info.note = Some(format!(
+                "not waiting: that is more than --max-wait {}",
+                output::duration(self.cli.max_wait.as_secs())
+            ));
+            return Err(ClientError::QuotaExhausted(info));
+        }
+        if self.cli.verbose {
+            self.note(&format!(
+                "rate limited (burst); waiting {} (Retry-After)",
+                output::duration(secs)
+            ));
+        }
+        std::thread::sleep(pause);
+        Ok(pause)
     }
 
     fn verbose_quota<T>(&mut self, answer: &Answer<T>) {

@@ -10,10 +10,11 @@ use std::time::Duration;
 use chrono::Utc;
 use clap::{Args, Parser, Subcommand};
 
+use crate::domain::burst::Rate;
 use crate::domain::schedule::{DEFAULT_SCHEDULE, LATEST, ScheduleError, parse_schedule};
 use crate::http::Limits;
 use crate::settings::{self, CpuSettings, ServeSettings, ThrottleSettings, TlsFiles};
-use crate::store::PoolOptions;
+use crate::store::{DEFAULT_RETENTION_DAYS, Policies, PoolOptions};
 use crate::telemetry::LogFormat;
 
 /// prime-server: the prime-api HTTP server and its key administration.
@@ -67,6 +68,75 @@ pub enum Command {
         /// Key operation.
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Manage quota groups: one quota (and burst limit) shared by several keys.
+    Groups {
+        /// Group operation.
+        #[command(subcommand)]
+        command: GroupsCommand,
+    },
+}
+
+/// `groups` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum GroupsCommand {
+    /// Create a group; `keys create --group NAME` then puts keys on its quota.
+    Create {
+        /// Name of the group (1 to 100 characters, no control characters).
+        #[arg(value_parser = parse_name)]
+        name: String,
+        /// Requests per reset period, shared by the group's keys.
+        #[arg(long, env = "PRIME_DEFAULT_LIMIT", default_value_t = settings::DEFAULT_LIMIT,
+              value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+        limit: u64,
+        /// Own reset schedule (cron, 6 fields, seconds first, UTC); default: the server's.
+        #[arg(long, value_parser = parse_cron)]
+        reset_schedule: Option<String>,
+        /// Burst limit shared by the group's keys: N/s or N/m.
+        #[arg(long, value_parser = parse_rate)]
+        rate: Option<Rate>,
+    },
+    /// List groups (a table, or a JSON array with --json).
+    List {
+        /// Print a JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a group's limit, schedule or burst limit.
+    Update {
+        /// Group name.
+        name: String,
+        /// New requests per period.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+        limit: Option<u64>,
+        /// New own reset schedule (cron, 6 fields, seconds first, UTC).
+        #[arg(long, value_parser = parse_cron, conflicts_with = "clear_reset_schedule")]
+        reset_schedule: Option<String>,
+        /// Return to the server's default schedule.
+        #[arg(long)]
+        clear_reset_schedule: bool,
+        /// New burst limit: N/s or N/m.
+        #[arg(long, value_parser = parse_rate, conflicts_with = "no_rate")]
+        rate: Option<Rate>,
+        /// Remove the burst limit.
+        #[arg(long)]
+        no_rate: bool,
+    },
+    /// Set a group's usage in the current period back to 0.
+    ResetUsage {
+        /// Group name.
+        name: String,
+    },
+    /// Units per UTC day of the group's keys together, with a bar per day.
+    Usage {
+        /// Group name.
+        name: String,
+        /// Days to show, ending today (1 to 3660).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
+        days: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -221,6 +291,16 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(64..=4_194_304))]
     pub auth_throttle_clients: u64,
 
+    /// Burst limit of keys and groups that have none of their own: N/s or N/m (a burst of N,
+    /// GCRA), on every authenticated route.
+    #[arg(long, env = "PRIME_DEFAULT_RATE", value_parser = parse_rate)]
+    pub default_rate: Option<Rate>,
+
+    /// Days of per-key usage history kept (0 to 36600; 0 records none).
+    #[arg(long, env = "PRIME_USAGE_RETENTION_DAYS", default_value_t = DEFAULT_RETENTION_DAYS,
+          value_parser = clap::value_parser!(u32).range(0..=36_600))]
+    pub usage_retention_days: u32,
+
     /// PostgreSQL: most connections this instance opens (1 to 10000).
     #[arg(long, env = "PRIME_DB_MAX_CONNECTIONS", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -307,6 +387,10 @@ impl TryFrom<&ServeArgs> for ServeSettings {
             check: crate::domain::check::Check::default(),
             factor_timeout: Duration::from_millis(a.factor_timeout_ms),
             proof_timeout: Duration::from_millis(a.proof_timeout_ms),
+            policies: Policies {
+                default_rate: a.default_rate,
+                retention_days: a.usage_retention_days,
+            },
         })
     }
 }
@@ -330,6 +414,33 @@ pub enum KeysCommand {
         /// the year 10000).
         #[arg(long, value_parser = parse_expiry)]
         expires_in: Option<Duration>,
+        /// Use this group's quota and burst limit (see `groups create`) instead of an own one.
+        #[arg(long, conflicts_with_all = ["rate", "reset_schedule"])]
+        group: Option<String>,
+        /// Own burst limit: N/s or N/m (a burst of N, GCRA) on every authenticated route.
+        #[arg(long, value_parser = parse_rate)]
+        rate: Option<Rate>,
+    },
+    /// Replace a key: print a new key (alone, on stdout) that takes over the old one's name,
+    /// group or quota, limit, schedule, usage and burst limit; the old key keeps working until
+    /// the grace period ends.
+    Rotate {
+        /// Key id (from `keys list`).
+        id: i64,
+        /// How long the old key stays valid: e.g. 24h, 30m, 0 (ends it at once).
+        #[arg(long, default_value = "24h", value_parser = parse_grace)]
+        grace: Duration,
+    },
+    /// A key's metered units per UTC day, with a bar per day.
+    Usage {
+        /// Key id (from `keys list`).
+        id: i64,
+        /// Days to show, ending today (1 to 3660).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3660))]
+        days: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// List keys (a table, or a JSON array with --json).
     List {
@@ -364,6 +475,12 @@ pub enum KeysCommand {
         /// Remove the expiry.
         #[arg(long)]
         no_expiry: bool,
+        /// New own burst limit: N/s or N/m.
+        #[arg(long, value_parser = parse_rate, conflicts_with = "no_rate")]
+        rate: Option<Rate>,
+        /// Remove the key's own burst limit.
+        #[arg(long)]
+        no_rate: bool,
     },
     /// Set a key's usage in the current period back to 0.
     ResetUsage {
@@ -378,6 +495,22 @@ fn parse_name(s: &str) -> Result<String, String> {
         return Err("a name has 1 to 100 characters and no control characters".to_owned());
     }
     Ok(s.to_owned())
+}
+
+fn parse_rate(s: &str) -> Result<Rate, String> {
+    s.parse()
+}
+
+/// A grace period: `0` (none) or a duration as [`parse_duration`] reads it, at most 10 years.
+fn parse_grace(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let d = parse_duration(s)?;
+    if d.as_secs() > 3650 * 86_400 {
+        return Err(format!("grace '{s}' is too long (at most 3650d)"));
+    }
+    Ok(d)
 }
 
 fn parse_cron(s: &str) -> Result<String, String> {

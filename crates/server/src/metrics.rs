@@ -39,6 +39,11 @@ struct RouteLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PolicyLabels {
+    policy: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CheckLabels {
     bits_le: &'static str,
     verdict: &'static str,
@@ -62,6 +67,7 @@ pub struct Metrics {
     latency: LatencyFamily,
     checks: Family<CheckLabels, Counter>,
     quota_rejections: Counter,
+    policy_rejections: Family<PolicyLabels, Counter>,
     auth_failures: Counter,
     auth_throttled: Counter,
 }
@@ -141,6 +147,12 @@ impl Metrics {
             "Requests refused with 429 because the key's quota was used up",
             quota_rejections.clone(),
         );
+        let policy_rejections = Family::<PolicyLabels, Counter>::default();
+        registry.register(
+            "prime_policy_rejections",
+            "Requests refused with 429 by a key policy: `burst` (rate limit) or `quota`",
+            policy_rejections.clone(),
+        );
         registry.register(
             "prime_auth_failures",
             "Failed authentications (missing, malformed, unknown, revoked or expired key)",
@@ -157,6 +169,7 @@ impl Metrics {
             latency,
             checks,
             quota_rejections,
+            policy_rejections,
             auth_failures,
             auth_throttled,
         }
@@ -222,6 +235,16 @@ impl Metrics {
     /// Count one request refused because its key's quota is used up.
     pub fn quota_rejection(&self) {
         self.quota_rejections.inc();
+    }
+
+    /// Count one request refused by a key policy (`"burst"` or `"quota"`).
+    pub fn policy_rejection(&self, policy: &'static str) {
+        self.policy_rejections
+            .get_or_create(&PolicyLabels { policy })
+            .inc();
+        if policy == "quota" {
+            self.quota_rejections.inc();
+        }
     }
 
     /// Count one failed authentication.

@@ -32,6 +32,13 @@ async fn apply(store: &Store, why: &str) {
         Ok(n) => tracing::info!(why, keys = n, "quota reset"),
         Err(e) => tracing::error!(error = %e, why, "applying quota resets failed"),
     }
+    if store.policies().retention_days > 0 {
+        match store.prune_history(now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(why, rows = n, "usage history past its retention deleted"),
+            Err(e) => tracing::error!(error = %e, why, "pruning the usage history failed"),
+        }
+    }
 }
 
 fn reset_job(cron: &str, store: Store) -> Result<Job, JobSchedulerError> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::domain::check::Check;
 use crate::domain::schedule::DEFAULT_SCHEDULE;
 use crate::http::Limits;
-use crate::store::PoolOptions;
+use crate::store::{Policies, PoolOptions};
 
 /// Default address to listen on.
 pub const DEFAULT_BIND: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 5000);
@@ -128,6 +128,8 @@ pub struct ServeSettings {
     pub factor_timeout: Duration,
     /// The most time a proof (`"proof": true`) may take.
     pub proof_timeout: Duration,
+    /// Default burst limit and usage-history retention.
+    pub policies: Policies,
 }
 
 /// The machine's number of CPUs (at least 1).
@@ -174,6 +176,7 @@ impl Default for ServeSettings {
             check: Check::default(),
             factor_timeout: DEFAULT_FACTOR_TIMEOUT,
             proof_timeout: DEFAULT_PROOF_TIMEOUT,
+            policies: Policies::default(),
         }
     }
 }

@@ -301,6 +301,7 @@ impl Application {
         let options = StoreOptions {
             pool: settings.pool.clone(),
             schedules,
+            policies: settings.policies,
         };
         let store = Store::connect(database, &options).await?;
         ensure_initial_key(&store, settings.default_limit).await?;

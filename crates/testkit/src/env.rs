@@ -8,10 +8,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use clap::Parser;
 use prime_server::args::{Cli, Command as ServerCommand, KeysCommand};
-use prime_server::commands::keys::{create_key, list_json};
+use prime_server::commands::keys::{KeyTerms, create_key_with, list_json};
 use prime_server::domain::schedule::{DEFAULT_SCHEDULE, Schedules};
 use prime_server::settings::ServeSettings;
-use prime_server::store::{DatabaseUrl, PoolOptions, Store, StoreOptions};
+use prime_server::store::{DatabaseUrl, KeyPolicy, PoolOptions, Store, StoreOptions};
 use serde_json::Value;
 
 use crate::app::TestApp;
@@ -90,6 +90,7 @@ impl TestEnv {
         let options = StoreOptions {
             pool: PoolOptions::default(),
             schedules: Arc::new(Schedules::new(DEFAULT_SCHEDULE).unwrap()),
+            policies: prime_server::store::Policies::default(),
         };
         Store::connect(&DatabaseUrl::parse(&self.db_url).unwrap(), &options)
             .await
@@ -119,16 +120,23 @@ impl TestEnv {
                     limit,
                     reset_schedule,
                     expires_in,
+                    group,
+                    rate,
                 },
         }) = cli.command
         else {
             unreachable!("parsed as keys create")
         };
         let now = Utc::now().timestamp();
+        let terms = KeyTerms {
+            name,
+            limit,
+            reset_schedule,
+            expires_in,
+        };
+        let policy = KeyPolicy { group, rate };
         self.with_store(async |store| {
-            let (_, key) = create_key(store, &name, limit, reset_schedule, expires_in, now)
-                .await
-                .unwrap();
+            let (_, key) = create_key_with(store, &terms, &policy, now).await.unwrap();
             key.secret
         })
     }

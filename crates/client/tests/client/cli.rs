@@ -344,6 +344,101 @@ fn quota_exhausted_exits_4_with_reset_time() {
     assert_eq!(server.used(&key), 2);
 }
 
+/// A burst-limit 429 charges nothing and names a short wait: the client slows down to the key's
+/// rate instead of failing (no `--wait` needed); `--max-wait` still bounds it. One request per
+/// number here (`--batch-size 1`): a batch takes one place in the burst limit.
+#[test]
+fn burst_429s_are_waited_out() {
+    let server = Server::start();
+    let key = server.create_key_with("bursty", &["--limit", "100", "--rate", "2/s"]);
+    let started = Instant::now();
+    let out = server
+        .client(&key)
+        .args([
+            "--verbose",
+            "check",
+            "--batch-size",
+            "1",
+            "2",
+            "3",
+            "5",
+            "7",
+            "11",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out).len(), 5);
+    assert!(stderr_of(&out).contains("rate limited (burst)"));
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(server.used(&key), 5);
+    let slow = server.create_key_with("slow", &["--limit", "100", "--rate", "1/m"]);
+    let out = server
+        .client(&slow)
+        .args(["--max-wait", "5", "check", "--batch-size", "1", "2", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("rate limited") && err.contains("--max-wait"),
+        "{err}"
+    );
+}
+
+/// Batches wait out burst-limit 429s the same way: with a burst of 1, the second batch (sent
+/// right after the first) is refused, waited out, and sent again; every number is answered
+/// and charged once. Beyond `--max-wait` the run stops with exit 4 after what was answered.
+#[test]
+fn batches_wait_out_burst_429s() {
+    let server = Server::start();
+    let key = server.create_key_with("bursty-batches", &["--limit", "100", "--rate", "1/s"]);
+    let started = Instant::now();
+    let out = server
+        .client(&key)
+        .args([
+            "--verbose",
+            "check",
+            "--batch-size",
+            "2",
+            "2",
+            "3",
+            "5",
+            "7",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out).len(), 4);
+    assert!(stderr_of(&out).contains("rate limited (burst)"));
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert_eq!(server.listed_used(&key), 4);
+    let slow = server.create_key_with("slow-batches", &["--limit", "100", "--rate", "1/m"]);
+    let out = server
+        .client(&slow)
+        .args([
+            "--max-wait",
+            "5",
+            "check",
+            "--batch-size",
+            "2",
+            "2",
+            "3",
+            "5",
+            "7",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out).len(), 2);
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("rate limited") && err.contains("--max-wait"),
+        "{err}"
+    );
+    assert_eq!(server.listed_used(&slow), 2);
+}
+
 #[test]
 fn wait_turns_429_into_success() {
     let server = Server::start();

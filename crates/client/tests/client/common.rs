@@ -102,6 +102,11 @@ impl Server {
         self.env.create_key(name, &extra)
     }
 
+    /// Create a key with these `keys create` flags; the key.
+    pub fn create_key_with(&self, name: &str, extra: &[&str]) -> String {
+        self.env.create_key(name, extra)
+    }
+
     /// A client command pointed at this server with `key`.
     pub fn client(&self, key: &str) -> assert_cmd::Command {
         let mut cmd = client();
@@ -112,6 +117,14 @@ impl Server {
     /// `GET /usage` for a key: `used` as the server counts it.
     pub fn used(&self, key: &str) -> u64 {
         self.app.usage(key)["used"].as_u64().unwrap()
+    }
+
+    /// `used` as `keys list` shows it (no request, so no place in a burst limit).
+    pub fn listed_used(&self, key: &str) -> u64 {
+        let id = self.env.id_of(key);
+        let keys = self.env.list();
+        let row = keys.iter().find(|k| k["id"] == id).unwrap();
+        row["used"].as_u64().unwrap()
     }
 
     /// The server's directory.

@@ -11,7 +11,7 @@ use crate::args::KeysCommand;
 use crate::domain::keys::{self, GeneratedKey};
 use crate::domain::quota::KeyState;
 use crate::domain::schedule::rfc3339;
-use crate::store::{KeyRecord, KeyUpdate, NewKey, Store};
+use crate::store::{KeyPolicy, KeyRecord, KeyUpdate, NewKey, Rotation, Store};
 
 /// Run a `keys` subcommand against `store`.
 pub async fn run(command: KeysCommand, store: &Store) -> Result<(), CommandError> {
@@ -22,36 +22,74 @@ pub async fn run(command: KeysCommand, store: &Store) -> Result<(), CommandError
             limit,
             reset_schedule,
             expires_in,
-        } => create(store, name, limit, reset_schedule, expires_in, now).await,
-        KeysCommand::List { json } => list(store, json, now).await,
-        KeysCommand::Revoke { id } => revoke(store, id).await,
-        KeysCommand::Update {
-            id,
-            name,
-            limit,
-            reset_schedule,
-            clear_reset_schedule,
-            expires_in,
-            no_expiry,
+            group,
+            rate,
         } => {
-            let update = KeyUpdate {
+            let terms = KeyTerms {
                 name,
                 limit,
-                reset_schedule: if clear_reset_schedule {
-                    Some(None)
-                } else {
-                    reset_schedule.map(Some)
-                },
-                expires_at: if no_expiry {
-                    Some(None)
-                } else {
-                    expires_in.map(|d| Some(expiry(now, d)))
-                },
+                reset_schedule,
+                expires_in,
             };
+            create(store, terms, &KeyPolicy { group, rate }, now).await
+        }
+        KeysCommand::List { json } => list(store, json, now).await,
+        KeysCommand::Revoke { id } => revoke(store, id).await,
+        update @ KeysCommand::Update { .. } => {
+            let (id, update) = key_update(update, now);
             update_key(store, id, &update, now).await
         }
         KeysCommand::ResetUsage { id } => reset_usage(store, id).await,
+        KeysCommand::Rotate { id, grace } => rotate(store, id, grace, now).await,
+        KeysCommand::Usage { id, days, json } => usage(store, id, days, json, now).await,
     }
+}
+
+/// The id and changes of a `keys update`.
+fn key_update(command: KeysCommand, now: i64) -> (i64, KeyUpdate) {
+    let KeysCommand::Update {
+        id,
+        name,
+        limit,
+        reset_schedule,
+        clear_reset_schedule,
+        expires_in,
+        no_expiry,
+        rate,
+        no_rate,
+    } = command
+    else {
+        return (0, KeyUpdate::default());
+    };
+    let update = KeyUpdate {
+        name,
+        limit,
+        reset_schedule: if clear_reset_schedule {
+            Some(None)
+        } else {
+            reset_schedule.map(Some)
+        },
+        expires_at: if no_expiry {
+            Some(None)
+        } else {
+            expires_in.map(|d| Some(expiry(now, d)))
+        },
+        rate: if no_rate { Some(None) } else { rate.map(Some) },
+    };
+    (id, update)
+}
+
+/// A new key's name and quota terms.
+#[derive(Debug, Clone)]
+pub struct KeyTerms {
+    /// Name.
+    pub name: String,
+    /// Units per period.
+    pub limit: u64,
+    /// Own reset schedule.
+    pub reset_schedule: Option<String>,
+    /// Expire after this long.
+    pub expires_in: Option<Duration>,
 }
 
 /// `now + d` in Unix seconds (`args` has checked that it falls before the year 10000).
@@ -70,7 +108,8 @@ fn print_stdout(line: &str) {
     let _ = out.flush();
 }
 
-/// Generate a key and store it; its id and the key (whose secret is shown only once).
+/// Generate a key with its own quota and store it; its id and the key (whose secret is shown
+/// only once).
 pub async fn create_key(
     store: &Store,
     name: &str,
@@ -92,21 +131,97 @@ pub async fn create_key(
     Ok((id, key))
 }
 
+/// Generate a key with `terms` and `policy` and store it; its id and the key (whose secret is
+/// shown only once).
+pub async fn create_key_with(
+    store: &Store,
+    terms: &KeyTerms,
+    policy: &KeyPolicy,
+    now: i64,
+) -> Result<(i64, GeneratedKey), CommandError> {
+    let key = keys::generate().map_err(|e| CommandError::Invalid(e.to_string()))?;
+    let new = NewKey {
+        name: terms.name.clone(),
+        prefix: key.display_prefix.clone(),
+        hash: key.hash,
+        state: KeyState::new(
+            terms.limit,
+            terms.reset_schedule.clone(),
+            terms.expires_in.map(|d| expiry(now, d)),
+        ),
+        now,
+    };
+    match store.create_key_with(&new, policy).await? {
+        Some(id) => Ok((id, key)),
+        None => Err(CommandError::Invalid(format!(
+            "no group named '{}'",
+            policy.group.as_deref().unwrap_or_default()
+        ))),
+    }
+}
+
 async fn create(
     store: &Store,
-    name: String,
-    limit: u64,
-    reset_schedule: Option<String>,
-    expires_in: Option<Duration>,
+    terms: KeyTerms,
+    policy: &KeyPolicy,
     now: i64,
 ) -> Result<(), CommandError> {
-    let (id, key) = create_key(store, &name, limit, reset_schedule, expires_in, now).await?;
+    let (id, key) = create_key_with(store, &terms, policy, now).await?;
+    let quota = match &policy.group {
+        Some(group) => format!("quota of group '{group}'"),
+        None => format!("limit {}", terms.limit),
+    };
     eprintln!(
-        "Created key {id} '{name}' ({}), limit {limit}. It is shown only once:",
-        key.display_prefix
+        "Created key {id} '{}' ({}), {quota}. It is shown only once:",
+        terms.name, key.display_prefix
     );
     print_stdout(&key.secret);
     Ok(())
+}
+
+async fn rotate(store: &Store, id: i64, grace: Duration, now: i64) -> Result<(), CommandError> {
+    let key = keys::generate().map_err(|e| CommandError::Invalid(e.to_string()))?;
+    let secret = NewKey {
+        name: String::new(),
+        prefix: key.display_prefix.clone(),
+        hash: key.hash,
+        state: KeyState::new(0, None, None),
+        now,
+    };
+    let grace_ends_at = expiry(now, grace);
+    match store.rotate_key(id, &secret, grace_ends_at).await? {
+        Rotation::Rotated(new_id) => {
+            eprintln!(
+                "Rotated key {id} to key {new_id} ({}); key {id} is accepted until {}. \
+                 The new key is shown only once:",
+                key.display_prefix,
+                rfc3339(grace_ends_at)
+            );
+            print_stdout(&key.secret);
+            Ok(())
+        }
+        Rotation::NoSuchKey => Err(no_such(id)),
+        Rotation::Revoked => Err(CommandError::Invalid(format!("key {id} is revoked"))),
+        Rotation::AlreadyRotated(to) => Err(CommandError::Invalid(format!(
+            "key {id} was rotated already (to key {to}); rotate key {to}"
+        ))),
+    }
+}
+
+async fn usage(
+    store: &Store,
+    id: i64,
+    days: u32,
+    json: bool,
+    now: i64,
+) -> Result<(), CommandError> {
+    let key = store.get_key(id).await?.ok_or_else(|| no_such(id))?;
+    let rows = store
+        .key_history(id, super::usage::first_day(now, days))
+        .await?;
+    let what = serde_json::json!({"id": key.id, "name": key.name, "prefix": key.prefix});
+    let title = format!("key {} '{}' ({})", key.id, key.name, key.prefix);
+    super::usage::print(&title, &what, &rows, days, now, json)
 }
 
 /// One key as `keys list` shows it.
@@ -123,6 +238,11 @@ struct KeyView<'a> {
     expires_at: Option<String>,
     revoked: bool,
     created_at: String,
+    group: Option<&'a str>,
+    rate: Option<String>,
+    grace_ends_at: Option<String>,
+    /// After a rotation: the key that took over (the old key's view only).
+    rotated_to: Option<i64>,
 }
 
 fn key_view<'a>(k: &'a KeyRecord, store: &Store, now: i64) -> KeyView<'a> {
@@ -141,6 +261,10 @@ fn key_view<'a>(k: &'a KeyRecord, store: &Store, now: i64) -> KeyView<'a> {
         expires_at: k.state.expires_at.map(rfc3339),
         revoked: k.state.revoked,
         created_at: rfc3339(k.created_at),
+        group: k.group.as_ref().map(|g| g.name.as_str()),
+        rate: k.rate.map(|r| r.to_string()),
+        grace_ends_at: k.grace_ends_at.map(rfc3339),
+        rotated_to: k.grace_ends_at.and(k.quota_key_id),
     }
 }
 
@@ -148,22 +272,37 @@ fn print_table(rows: &[KeyView<'_>]) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(
         out,
-        "{:>4}  {:<16} {:<9} {:>8} {:>8}  {:<16} {:<21} {:<21} STATUS",
-        "ID", "NAME", "PREFIX", "LIMIT", "USED", "SCHEDULE", "RESETS AT", "EXPIRES AT"
+        "{:>4}  {:<16} {:<9} {:<12} {:>8} {:>8} {:<8}  {:<16} {:<21} {:<21} STATUS",
+        "ID",
+        "NAME",
+        "PREFIX",
+        "GROUP",
+        "LIMIT",
+        "USED",
+        "RATE",
+        "SCHEDULE",
+        "RESETS AT",
+        "EXPIRES AT"
     );
     for r in rows {
+        let status = match (&r.grace_ends_at, r.revoked) {
+            (_, true) => "revoked".to_owned(),
+            (Some(end), false) => format!("rotated, grace until {end}"),
+            (None, false) => "active".to_owned(),
+        };
         let _ = writeln!(
             out,
-            "{:>4}  {:<16} {:<9} {:>8} {:>8}  {:<16} {:<21} {:<21} {}",
+            "{:>4}  {:<16} {:<9} {:<12} {:>8} {:>8} {:<8}  {:<16} {:<21} {:<21} {status}",
             r.id,
             r.name,
             r.prefix,
+            r.group.unwrap_or("-"),
             r.limit,
             r.used,
+            r.rate.as_deref().unwrap_or("-"),
             r.reset_schedule.unwrap_or("(default)"),
             r.resets_at.as_deref().unwrap_or("-"),
             r.expires_at.as_deref().unwrap_or("never"),
-            if r.revoked { "revoked" } else { "active" }
         );
     }
     let _ = out.flush();

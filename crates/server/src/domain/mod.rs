@@ -1,5 +1,6 @@
 //! The domain: what the API means, with no HTTP and no SQL in it.
 //!
+//! - [`burst`]: the burst limit (GCRA) and its rate `N/s` or `N/m`;
 //! - [`keys`]: the key format, its checksum, generation and hashing;
 //! - [`schedule`]: cron schedules and the quota periods they define;
 //! - [`quota`]: the quota rule ([`quota::decide`]): granted, exhausted or refused, and why;
@@ -9,6 +10,7 @@
 //!
 //! Nothing here imports another layer of the crate (see docs/architecture.md).
 
+pub mod burst;
 pub mod certificate;
 pub mod check;
 pub mod keys;

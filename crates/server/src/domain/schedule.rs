@@ -154,6 +154,13 @@ pub fn rfc3339(secs: i64) -> String {
     at(secs).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
+/// The UTC date (`YYYY-MM-DD`) of day `day` (days since 1970-01-01).
+pub fn utc_date(day: i64) -> String {
+    at(day.saturating_mul(86_400))
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -14,12 +14,14 @@ use actix_web::{HttpMessage, HttpRequest};
 use chrono::Utc;
 
 use super::middleware::{RequestId, set_key_prefix};
-use super::problem::ApiError;
+use super::problem::{ApiError, OverLimit};
 use super::state::AppState;
 use super::throttle::{Client, ThrottleTable};
+use crate::domain::burst::BurstState;
 use crate::domain::keys::{self, KeyHash};
+use crate::domain::quota::{Decision, QuotaState};
 use crate::metrics::Metrics;
-use crate::store::KeyRecord;
+use crate::store::{Consumed, KeyRecord};
 
 /// The key candidate sent with a request, if any (not yet verified).
 pub fn key_candidate(req: &HttpRequest) -> Option<&str> {
@@ -152,21 +154,75 @@ fn presented_or_refused(req: &HttpRequest, state: &AppState) -> Result<KeyHash, 
     hash.ok_or_else(|| state.throttle.failure(req, &state.metrics))
 }
 
-/// Authenticate without metering: the active key, or `401` (`429` for a throttled client).
-pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<KeyRecord, ApiError> {
-    let hash = presented_or_refused(req, state)?;
-    match state
-        .store
-        .authenticate(&hash, Utc::now().timestamp())
-        .await?
-    {
-        Ok(key) => {
-            state.keys.remember(hash);
-            set_key_prefix(req, key.prefix.clone());
-            Ok(key)
-        }
-        Err(_) => Err(state.throttle.failure(req, &state.metrics)),
+/// What a request was granted by the key's policies: units of quota (0 on routes that are
+/// not metered), the quota after them, and the burst limit's state when the key has one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Charged {
+    /// Units granted.
+    pub units: u64,
+    /// The quota after them.
+    pub quota: QuotaState,
+    /// The burst limit after this request.
+    pub burst: Option<BurstState>,
+}
+
+/// Turn a consume's outcome into what was granted, or the answer to give: `429` (burst limit
+/// or quota, both in the headers), `401` (the key may not be used). Counts policy rejections.
+pub fn charged(
+    req: &HttpRequest,
+    state: &AppState,
+    consumed: Consumed,
+    now: i64,
+) -> Result<Charged, ApiError> {
+    if let Some(prefix) = consumed.prefix.clone() {
+        set_key_prefix(req, prefix);
     }
+    let burst = consumed.burst;
+    match consumed.decision {
+        Decision::Granted { units, quota } => Ok(Charged {
+            units,
+            quota,
+            burst,
+        }),
+        Decision::Exhausted { quota } => {
+            let over = OverLimit { burst, quota, now };
+            state.metrics.policy_rejection(over.violated());
+            Err(ApiError::OverLimit(Box::new(over)))
+        }
+        Decision::Refused(_) | Decision::GivenBack { .. } => {
+            Err(state.throttle.failure(req, &state.metrics))
+        }
+    }
+}
+
+/// Authenticate without metering: the active key, or `401` (`429` for a throttled client or
+/// over the key's burst limit).
+pub async fn authenticate(req: &HttpRequest, state: &AppState) -> Result<KeyRecord, ApiError> {
+    Ok(authenticate_paced(req, state).await?.0)
+}
+
+/// [`authenticate`], and — when the key has a burst limit (its own, its group's or the
+/// server's default) — the request's place in it, taken in the store like a consume of nothing
+/// (exact across instances), with the quota for the headers.
+pub async fn authenticate_paced(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<(KeyRecord, Option<Charged>), ApiError> {
+    let hash = presented_or_refused(req, state)?;
+    let now_us = Utc::now().timestamp_micros();
+    let now = now_us.div_euclid(1_000_000);
+    let key = match state.store.authenticate(&hash, now).await? {
+        Ok(key) => key,
+        Err(_) => return Err(state.throttle.failure(req, &state.metrics)),
+    };
+    state.keys.remember(hash);
+    set_key_prefix(req, key.prefix.clone());
+    if key.rate.is_none() && state.store.policies().default_rate.is_none() {
+        return Ok((key, None));
+    }
+    let consumed = state.store.pace(&hash, now_us).await?;
+    let paced = charged(req, state, consumed, now)?;
+    Ok((key, Some(paced)))
 }
 
 /// Whether a metered request may send its body: the key's hash, or the answer to give at once

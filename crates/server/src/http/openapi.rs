@@ -127,8 +127,12 @@ pub struct Health {
     info(
         title = "prime-api",
         description = "Is this integer prime, and what time is it on the server? Callers hold an \
-                       API key metered by a quota that resets on a cron schedule. Errors are RFC \
-                       9457 problem details that also carry the tutorial's `error` member.",
+                       API key metered by a quota that resets on a cron schedule (shared by the keys \
+                       of a quota group), optionally with a burst limit (GCRA) on every \
+                       authenticated route; both policies are named in the RateLimit-Policy and \
+                       RateLimit headers, and a 429 says which one was exceeded in \
+                       `violated-policies`. Errors are RFC 9457 problem details that also carry \
+                       the tutorial's `error` member.",
         license(name = "MIT OR Apache-2.0")
     ),
     components(schemas(
@@ -143,6 +147,7 @@ pub struct Health {
         super::routes::check_prime::CheckResponse<'static>,
         super::routes::time::TimeResponse,
         super::routes::usage::UsageResponse<'static>,
+        super::routes::usage::HistoryDay,
     )),
     tags(
         (name = "prime", description = "The API: primality checks, server time, quota state"),

@@ -10,14 +10,49 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
-use super::headers::insert_quota_headers;
+use super::headers::{insert_policy_headers, insert_quota_headers};
 use crate::cpu_pool::PoolError;
+use crate::domain::burst::BurstState;
 use crate::domain::number::NumberError;
 use crate::domain::quota::QuotaState;
 use crate::store::StoreError;
 
 /// The tutorial's quota message, kept verbatim for old clients.
 pub const QUOTA_MESSAGE: &str = "Request limit exceeded. Please try again later.";
+
+/// The burst limit's message.
+pub const BURST_MESSAGE: &str = "Rate limit exceeded. Please slow down.";
+
+/// A request refused by a key policy: the burst limit (when `burst` says it was limited) or the
+/// quota; both policies' states go in the headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverLimit {
+    /// The burst limit's state, when the key has one.
+    pub burst: Option<BurstState>,
+    /// The quota as it is.
+    pub quota: QuotaState,
+    /// Unix seconds at the time of the answer.
+    pub now: i64,
+}
+
+impl OverLimit {
+    /// The policy that was exceeded: `"burst"` or `"quota"`.
+    pub fn violated(&self) -> &'static str {
+        if self.burst.is_some_and(|b| b.limited()) {
+            "burst"
+        } else {
+            "quota"
+        }
+    }
+
+    /// Whole seconds to wait, at least 1.
+    pub fn retry_after(&self) -> u64 {
+        match self.burst.and_then(|b| b.retry_after) {
+            Some(wait) => wait.max(1),
+            None => self.quota.seconds_to_reset(self.now).max(1),
+        }
+    }
+}
 
 /// Every class of error, with its `type` URI. Our own types are `tag:` URIs (RFC 4151): stable
 /// identifiers that are not meant to be fetched (RFC 9457, section 3.1.1); quota exhaustion uses
@@ -114,6 +149,9 @@ pub enum ApiError {
         /// Unix seconds at the time of the answer.
         now: i64,
     },
+    /// A key policy (burst limit or quota) refused the request; both are in the headers.
+    #[error("{}", if .0.violated() == "burst" { BURST_MESSAGE } else { QUOTA_MESSAGE })]
+    OverLimit(Box<OverLimit>),
     /// Malformed request: the message says what is wrong.
     #[error("{0}")]
     BadRequest(String),
@@ -231,7 +269,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => ProblemType::Unauthorized,
             ApiError::AuthThrottled { .. } => ProblemType::Throttled,
-            ApiError::QuotaExhausted { .. } => ProblemType::QuotaExceeded,
+            ApiError::QuotaExhausted { .. } | ApiError::OverLimit(_) => ProblemType::QuotaExceeded,
             ApiError::BadRequest(_) => ProblemType::BadRequest,
             ApiError::PayloadTooLarge(_) | ApiError::LineTooLong { .. } => {
                 ProblemType::BodyTooLarge
@@ -267,6 +305,10 @@ impl ApiError {
                 insert_quota_headers(builder, quota, *now);
                 let wait = quota.seconds_to_reset(*now).max(1);
                 builder.insert_header((header::RETRY_AFTER, wait.to_string()));
+            }
+            ApiError::OverLimit(o) => {
+                insert_policy_headers(builder, &o.quota, o.burst.as_ref(), o.now);
+                builder.insert_header((header::RETRY_AFTER, o.retry_after().to_string()));
             }
             ApiError::Busy | ApiError::StoreUnavailable(_) => {
                 builder.insert_header((header::RETRY_AFTER, RETRY_BUSY_SECS.to_string()));
@@ -352,6 +394,8 @@ impl ResponseError for ApiError {
             error: &detail,
             violated_policies: match self {
                 ApiError::QuotaExhausted { .. } => Some(&["quota"]),
+                ApiError::OverLimit(o) if o.violated() == "burst" => Some(&["burst"]),
+                ApiError::OverLimit(_) => Some(&["quota"]),
                 _ => None,
             },
         };

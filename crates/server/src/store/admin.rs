@@ -2,7 +2,8 @@
 //! Each function takes its transaction by value and commits it.
 
 use super::sql::{Param, Tx, key_record, select_keys, stored};
-use super::{KeyRecord, KeyUpdate, NewKey, StoreError};
+use super::{KeyPolicy, KeyRecord, KeyUpdate, NewKey, StoreError};
+use crate::domain::burst::Rate;
 use crate::domain::schedule::Schedules;
 
 /// Advisory-lock id serialising "create the first key if there is none" across instances
@@ -10,10 +11,32 @@ use crate::domain::schedule::Schedules;
 const FIRST_KEY_LOCK: i64 = 0x7072_696d_655f_6b31;
 
 const INSERT_KEY: &str = "INSERT INTO api_keys (name, prefix, key_hash, quota_limit, used, \
-    reset_schedule, period_start, next_reset_at, expires_at, revoked, created_at) \
-    VALUES ($1, $2, $3, $4, 0, $5, 0, 0, $6, FALSE, $7) RETURNING id";
+    reset_schedule, period_start, next_reset_at, expires_at, revoked, created_at, group_id, \
+    rate_count, rate_period_secs) \
+    VALUES ($1, $2, $3, $4, 0, $5, 0, 0, $6, FALSE, $7, $8, $9, $10) RETURNING id";
 
-async fn insert_key(tx: &mut impl Tx, key: &NewKey) -> Result<i64, StoreError> {
+/// The first column of the first row (an id from `RETURNING id`, a count).
+fn first_int(rows: &[super::sql::Row], what: &str) -> Result<i64, StoreError> {
+    rows.first()
+        .ok_or_else(|| StoreError::Corrupt(format!("{what} returned no row")))?
+        .int(0)
+}
+
+/// A rate's two stored columns.
+fn rate_params(rate: Option<Rate>) -> [Param<'static>; 2] {
+    [
+        Param::OptInt(rate.map(|r| i64::from(r.count))),
+        Param::OptInt(rate.map(|r| i64::from(r.period_secs))),
+    ]
+}
+
+async fn insert_key(
+    tx: &mut impl Tx,
+    key: &NewKey,
+    group_id: Option<i64>,
+    rate: Option<Rate>,
+) -> Result<i64, StoreError> {
+    let [rate_count, rate_period] = rate_params(rate);
     let rows = tx
         .run(
             INSERT_KEY,
@@ -25,19 +48,49 @@ async fn insert_key(tx: &mut impl Tx, key: &NewKey) -> Result<i64, StoreError> {
                 Param::OptText(key.state.reset_schedule.as_deref()),
                 Param::OptInt(key.state.expires_at),
                 Param::Int(key.now),
+                Param::OptInt(group_id),
+                rate_count,
+                rate_period,
             ],
         )
         .await?
         .rows;
-    rows.first()
-        .ok_or_else(|| StoreError::Corrupt("INSERT returned no id".to_owned()))?
-        .int(0)
+    first_int(&rows, "INSERT")
 }
 
 pub(super) async fn create_key(mut tx: impl Tx, key: &NewKey) -> Result<i64, StoreError> {
-    let id = insert_key(&mut tx, key).await?;
+    let id = insert_key(&mut tx, key, None, None).await?;
     tx.commit().await?;
     Ok(id)
+}
+
+/// Create a key with its policies; `None` when the group named does not exist.
+pub(super) async fn create_key_with(
+    mut tx: impl Tx,
+    key: &NewKey,
+    policy: &KeyPolicy,
+) -> Result<Option<i64>, StoreError> {
+    let group_id = match &policy.group {
+        Some(name) => match group_id(&mut tx, name).await? {
+            Some(id) => Some(id),
+            None => return Ok(None),
+        },
+        None => None,
+    };
+    let id = insert_key(&mut tx, key, group_id, policy.rate).await?;
+    tx.commit().await?;
+    Ok(Some(id))
+}
+
+async fn group_id(tx: &mut impl Tx, name: &str) -> Result<Option<i64>, StoreError> {
+    let rows = tx
+        .run(
+            "SELECT id FROM quota_groups WHERE name = $1",
+            &[Param::Text(name)],
+        )
+        .await?
+        .rows;
+    rows.first().map(|r| r.int(0)).transpose()
 }
 
 pub(super) async fn create_first_key(
@@ -48,7 +101,7 @@ pub(super) async fn create_first_key(
     if count(&mut tx).await? > 0 {
         return Ok(None);
     }
-    let id = insert_key(&mut tx, key).await?;
+    let id = insert_key(&mut tx, key, None, None).await?;
     tx.commit().await?;
     Ok(Some(id))
 }
@@ -75,12 +128,12 @@ async fn keys_where(
 }
 
 pub(super) async fn list_keys(mut tx: impl Tx) -> Result<Vec<KeyRecord>, StoreError> {
-    const SQL: &str = select_keys!("ORDER BY id");
+    const SQL: &str = select_keys!("ORDER BY k.id");
     keys_where(&mut tx, SQL, &[]).await
 }
 
 pub(super) async fn get_key(mut tx: impl Tx, id: i64) -> Result<Option<KeyRecord>, StoreError> {
-    const SQL: &str = select_keys!("WHERE id = $1");
+    const SQL: &str = select_keys!("WHERE k.id = $1");
     Ok(keys_where(&mut tx, SQL, &[Param::Int(id)]).await?.pop())
 }
 
@@ -143,6 +196,11 @@ pub(super) async fn update(
         }
         None => {}
     }
+    if let Some(rate) = update.rate {
+        let [count, period] = rate_params(rate);
+        let sql = "UPDATE api_keys SET rate_count = $2, rate_period_secs = $3 WHERE id = $1";
+        tx.run(sql, &[id, count, period]).await?;
+    }
     if let Some(expires_at) = update.expires_at {
         let sql = "UPDATE api_keys SET expires_at = $2 WHERE id = $1";
         tx.run(sql, &[id, Param::OptInt(expires_at)]).await?;
@@ -151,39 +209,46 @@ pub(super) async fn update(
     Ok(true)
 }
 
+/// The statements that reset one table's due quotas: select the due rows, then
+/// compare-and-set each on its old period end. Groups first, then keys, each by id: the order
+/// in which the hot path locks them, so a reset and a batch cannot deadlock.
+const DUE_RESETS: [(&str, &str); 2] = [
+    (
+        "SELECT id, reset_schedule, next_reset_at FROM quota_groups WHERE next_reset_at <= $1 \
+         ORDER BY id",
+        "UPDATE quota_groups SET used = 0, period_start = $3, next_reset_at = $4 \
+         WHERE id = $1 AND next_reset_at = $2 AND next_reset_at <= $5",
+    ),
+    (
+        "SELECT id, reset_schedule, next_reset_at FROM api_keys \
+         WHERE next_reset_at <= $1 AND NOT revoked ORDER BY id",
+        "UPDATE api_keys SET used = 0, period_start = $3, next_reset_at = $4 \
+         WHERE id = $1 AND next_reset_at = $2 AND next_reset_at <= $5",
+    ),
+];
+
 pub(super) async fn apply_due_resets(
     mut tx: impl Tx,
     schedules: &Schedules,
     now: i64,
 ) -> Result<u64, StoreError> {
-    let due = tx
-        .run(
-            "SELECT id, reset_schedule, next_reset_at FROM api_keys \
-             WHERE next_reset_at <= $1 AND NOT revoked",
-            &[Param::Int(now)],
-        )
-        .await?
-        .rows;
     let mut reset = 0;
-    for row in &due {
-        let (id, schedule, old_end) = (row.int(0)?, row.opt_text(1)?, row.int(2)?);
-        let p = schedules.period_for(schedule.as_deref(), now);
-        // Compare-and-set on the old period end: a consume that already opened the new period
-        // is never undone.
-        reset += tx
-            .run(
-                "UPDATE api_keys SET used = 0, period_start = $3, next_reset_at = $4 \
-                 WHERE id = $1 AND next_reset_at = $2 AND next_reset_at <= $5",
-                &[
-                    Param::Int(id),
-                    Param::Int(old_end),
-                    Param::Int(p.start),
-                    Param::Int(p.end),
-                    Param::Int(now),
-                ],
-            )
-            .await?
-            .changed;
+    for (select, update) in DUE_RESETS {
+        let due = tx.run(select, &[Param::Int(now)]).await?.rows;
+        for row in &due {
+            let (id, schedule, old_end) = (row.int(0)?, row.opt_text(1)?, row.int(2)?);
+            let p = schedules.period_for(schedule.as_deref(), now);
+            // Compare-and-set on the old period end: a consume that already opened the new
+            // period is never undone.
+            let params = [
+                Param::Int(id),
+                Param::Int(old_end),
+                Param::Int(p.start),
+                Param::Int(p.end),
+                Param::Int(now),
+            ];
+            reset += tx.run(update, &params).await?.changed;
+        }
     }
     tx.commit().await?;
     Ok(reset)
@@ -193,7 +258,9 @@ pub(super) async fn distinct_schedules(mut tx: impl Tx) -> Result<Vec<String>, S
     let rows = tx
         .run(
             "SELECT DISTINCT reset_schedule FROM api_keys \
-             WHERE reset_schedule IS NOT NULL AND NOT revoked",
+             WHERE reset_schedule IS NOT NULL AND NOT revoked \
+             UNION SELECT DISTINCT reset_schedule FROM quota_groups \
+             WHERE reset_schedule IS NOT NULL",
             &[],
         )
         .await?

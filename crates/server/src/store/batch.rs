@@ -3,8 +3,9 @@
 //! collector that gathers concurrent requests into batches for a backend that runs them on
 //! its own task ([`Batcher`], PostgreSQL).
 //!
-//! A batch is one transaction: the rows are read under the lock, every request is decided by
-//! [`decide`], the changed rows are written, and nobody is answered before the commit. A batch
+//! A batch is one transaction: the rows are read under the lock, every request is checked
+//! against the burst limit of what holds its quota ([`pace`]) and decided by [`decide`], the
+//! changed rows and the usage history are written, and nobody is answered before the commit. A batch
 //! that fails is rolled back as a whole and every request in it gets the error (nothing is
 //! charged).
 
@@ -15,78 +16,216 @@ use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::{Consumed, KeyRecord, StoreError};
+use super::{Consumed, KeyRecord, Policies, StoreError};
+use crate::domain::burst::{Rate, pace};
 use crate::domain::keys::KeyHash;
-use crate::domain::quota::{Decision, Demand, KeyState, decide};
-use crate::domain::schedule::Schedules;
+use crate::domain::quota::{Decision, Demand, KeyState, Refusal, decide};
+use crate::domain::schedule::{Period, Schedules};
 
-/// One consume: the presented key's hash, what it asks for, and when.
+/// One consume: the presented key's hash, what it asks for, when (Unix seconds for the
+/// quota, microseconds for the burst limit), and what it does with the burst limit.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ConsumeJob {
     pub hash: KeyHash,
     pub demand: Demand,
     pub now: i64,
+    pub now_us: i64,
+    pub pacing: Pacing,
 }
 
-/// A key row read under the write lock for a batch, and whether the batch changed it.
+/// What a consume does with the burst limit: one place per HTTP request, whatever the number
+/// of charges it makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pacing {
+    /// Take the request's place, then the units (a request's first or only charge).
+    Pace,
+    /// Take the request's place only (the routes that are not metered, a batch with no valid
+    /// number).
+    Only,
+    /// The units only: the request took its place already (the later chunks of an NDJSON
+    /// stream).
+    Skip,
+}
+
+/// What holds a key's quota and burst state: a group, or a key (itself, or the key it was
+/// rotated to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) enum Holder {
+    /// A `quota_groups` row.
+    Group(i64),
+    /// An `api_keys` row.
+    Key(i64),
+}
+
+/// A quota as its holder's row stores it, read under the write lock for a batch.
 #[derive(Debug, Clone)]
-pub(crate) struct LockedKey {
-    pub id: i64,
-    pub prefix: String,
-    pub state: KeyState,
+pub(crate) struct QuotaRow {
+    pub limit: u64,
+    pub used: u64,
+    pub reset_schedule: Option<String>,
+    pub period: Period,
+    pub rate: Option<Rate>,
+    pub tat_us: i64,
     pub changed: bool,
 }
 
-impl From<KeyRecord> for LockedKey {
-    fn from(k: KeyRecord) -> Self {
-        LockedKey {
+/// A presented key as a batch needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyEntry {
+    pub id: i64,
+    pub prefix: String,
+    pub holder: Holder,
+    /// The earlier of the expiry and the end of a rotation's grace.
+    pub expires_at: Option<i64>,
+    pub revoked: bool,
+}
+
+/// The rows of a batch: the presented keys by hash (`None`: no such key), the quotas they use,
+/// and the history increments (`(key id, UTC day)` → units) to write with them.
+#[derive(Debug, Default)]
+pub(crate) struct Locked {
+    pub keys: HashMap<KeyHash, Option<KeyEntry>>,
+    pub holders: HashMap<Holder, QuotaRow>,
+    pub history: HashMap<(i64, i64), i64>,
+}
+
+impl Locked {
+    /// Add the key read for `hash` (and, if not there yet, the quota it uses).
+    pub(crate) fn insert(&mut self, hash: KeyHash, key: Option<KeyRecord>) {
+        let Some(k) = key else {
+            self.keys.insert(hash, None);
+            return;
+        };
+        let holder = k.holder();
+        let expires_at = match (k.state.expires_at, k.grace_ends_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.holders.entry(holder).or_insert_with(|| QuotaRow {
+            limit: k.state.limit,
+            used: k.state.used,
+            reset_schedule: k.state.reset_schedule.clone(),
+            period: k.state.period,
+            rate: k.rate,
+            tat_us: k.burst_tat_us,
+            changed: false,
+        });
+        let entry = KeyEntry {
             id: k.id,
             prefix: k.prefix,
-            state: k.state,
-            changed: false,
-        }
+            holder,
+            expires_at,
+            revoked: k.state.revoked,
+        };
+        self.keys.insert(hash, Some(entry));
+    }
+
+    /// The changed quotas, in lock order.
+    pub(crate) fn changed(&self) -> Vec<(Holder, &QuotaRow)> {
+        let mut rows: Vec<_> = self
+            .holders
+            .iter()
+            .filter(|(_, r)| r.changed)
+            .map(|(h, r)| (*h, r))
+            .collect();
+        rows.sort_unstable_by_key(|(h, _)| *h);
+        rows
+    }
+
+    /// The history increments, in `(key, day)` order (`units` may be negative: given back).
+    pub(crate) fn history_rows(&self) -> Vec<(i64, i64, i64)> {
+        let mut rows: Vec<_> = self
+            .history
+            .iter()
+            .filter(|(_, n)| **n != 0)
+            .map(|((k, d), n)| (*k, *d, *n))
+            .collect();
+        rows.sort_unstable();
+        rows
     }
 }
 
-/// The rows of a batch by key hash (`None`: no key has that hash).
-pub(crate) type LockedKeys = HashMap<KeyHash, Option<LockedKey>>;
+/// The UTC day of `now` (days since 1970-01-01).
+pub(crate) fn day_of(now: i64) -> i64 {
+    now.div_euclid(86_400)
+}
 
-/// Decide every job, in order, against `keys`, updating the rows in memory; the backend then
-/// writes the rows marked `changed` and commits.
+/// Decide every job, in order, against the rows of `locked`, updating them in memory; the
+/// backend then writes the rows marked `changed` and the history, and commits.
 pub(crate) fn settle<'a>(
     jobs: impl IntoIterator<Item = &'a ConsumeJob>,
-    keys: &mut LockedKeys,
+    locked: &mut Locked,
     schedules: &Schedules,
+    policies: &Policies,
 ) -> Vec<Consumed> {
     jobs.into_iter()
-        .map(|job| {
-            let key = keys.get_mut(&job.hash).and_then(Option::as_mut);
-            let decision = decide(
-                key.as_ref().map(|k| &k.state),
-                job.demand,
-                job.now,
-                schedules,
-            );
-            match (key, &decision) {
-                (
-                    Some(key),
-                    Decision::Granted { quota, .. } | Decision::GivenBack { quota, .. },
-                ) => {
-                    key.state.used = quota.used;
-                    key.state.period = quota.period;
-                    key.changed = true;
-                    Consumed {
-                        prefix: Some(key.prefix.clone()),
-                        decision,
-                    }
-                }
-                (key, _) => Consumed {
-                    prefix: key.map(|k| k.prefix.clone()),
-                    decision,
-                },
-            }
-        })
+        .map(|job| settle_one(job, locked, schedules, policies))
         .collect()
+}
+
+/// One job: refusal, then the burst limit, then the quota rule.
+fn settle_one(
+    job: &ConsumeJob,
+    locked: &mut Locked,
+    schedules: &Schedules,
+    policies: &Policies,
+) -> Consumed {
+    let entry = locked.keys.get(&job.hash).and_then(Option::as_ref);
+    let Some((entry, row)) = entry.and_then(|e| Some((e, locked.holders.get_mut(&e.holder)?)))
+    else {
+        return Consumed::new(None, Decision::Refused(Refusal::UnknownKey), None);
+    };
+    let state = KeyState {
+        limit: row.limit,
+        used: row.used,
+        period: row.period,
+        reset_schedule: row.reset_schedule.clone(),
+        expires_at: entry.expires_at,
+        revoked: entry.revoked,
+    };
+    let prefix = Some(entry.prefix.clone());
+    let mut burst = None;
+    if !matches!(job.demand, Demand::GiveBack { .. }) {
+        if let Some(refusal) = state.refusal(job.now) {
+            return Consumed::new(prefix, Decision::Refused(refusal), None);
+        }
+        let rate = match job.pacing {
+            Pacing::Skip => None,
+            Pacing::Pace | Pacing::Only => row.rate.or(policies.default_rate),
+        };
+        if let Some(rate) = rate {
+            let (tat, b) = pace(rate, row.tat_us, job.now_us);
+            burst = Some(b);
+            if b.limited() {
+                let quota = state.quota_at(job.now, schedules);
+                return Consumed::new(prefix, Decision::Exhausted { quota }, burst);
+            }
+            row.tat_us = tat;
+            row.changed = true;
+        }
+        if job.pacing == Pacing::Only {
+            let quota = state.quota_at(job.now, schedules);
+            return Consumed::new(prefix, Decision::Granted { units: 0, quota }, burst);
+        }
+    }
+    let decision = decide(Some(&state), job.demand, job.now, schedules);
+    let delta = match &decision {
+        Decision::Granted { units, quota } => Some((quota, i64::try_from(*units).unwrap_or(0))),
+        Decision::GivenBack { units, quota } => Some((quota, -i64::try_from(*units).unwrap_or(0))),
+        _ => None,
+    };
+    if let Some((quota, units)) = delta {
+        row.used = quota.used;
+        row.period = quota.period;
+        row.changed = true;
+        if policies.retention_days > 0 {
+            *locked
+                .history
+                .entry((entry.id, day_of(job.now)))
+                .or_default() += units;
+        }
+    }
+    Consumed::new(prefix, decision, burst)
 }
 
 /// The distinct hashes of `jobs`, sorted (row locks are then always taken in the same order,

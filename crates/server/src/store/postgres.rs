@@ -14,11 +14,12 @@ use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow
 use sqlx::query::Query;
 use sqlx::{Column, Postgres, Row as _, Transaction, TypeInfo};
 
-use super::batch::{Batcher, ConsumeJob, LockedKeys, distinct_hashes, settle};
+use super::batch::{Batcher, ConsumeJob, Holder, Locked, distinct_hashes, settle};
 use super::sql::{
-    Access, KEY_BY_HASH, Outcome, Param, Row, Sql, Tx, Value, key_record, select_keys, stored,
+    Access, HISTORY_TAKE, KEY_BY_HASH, Outcome, Param, Row, Sql, Tx, Value, key_record,
+    quota_columns, quota_row, select_keys, stored,
 };
-use super::{Consumed, KeyRecord, StoreError};
+use super::{Consumed, KeyRecord, Policies, StoreError, StoreOptions};
 use crate::domain::keys::KeyHash;
 use crate::domain::schedule::Schedules;
 
@@ -64,6 +65,7 @@ pub struct PostgresStore {
     pool: PgPool,
     batcher: Batcher,
     schedules: Arc<Schedules>,
+    policies: Policies,
     /// Bound on a health check, so `/healthz` answers `503` promptly even when the network to
     /// the database hangs instead of refusing.
     acquire_timeout: Duration,
@@ -102,60 +104,199 @@ fn neutral_row(row: &PgRow) -> Result<Row, StoreError> {
     Ok(Row(values))
 }
 
-const UPDATE_USAGE: &str = "UPDATE api_keys AS k SET used = v.used, period_start = v.period_start, \
-    next_reset_at = v.next_reset_at \
-    FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[]) \
-         AS v(id, used, period_start, next_reset_at) \
-    WHERE k.id = v.id";
+/// Write back the changed quotas of one table in one statement.
+fn update_quotas(table: Table) -> &'static str {
+    match table {
+        Table::Keys => {
+            "UPDATE api_keys AS k SET used = v.used, period_start = v.period_start, \
+             next_reset_at = v.next_reset_at, burst_tat_us = v.tat \
+             FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[]) \
+             AS v(id, used, period_start, next_reset_at, tat) WHERE k.id = v.id"
+        }
+        Table::Groups => {
+            "UPDATE quota_groups AS k SET used = v.used, period_start = v.period_start, \
+             next_reset_at = v.next_reset_at, burst_tat_us = v.tat \
+             FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[]) \
+             AS v(id, used, period_start, next_reset_at, tat) WHERE k.id = v.id"
+        }
+    }
+}
 
-/// One batch in one transaction: lock the rows, decide, write, commit.
+/// The quota-holding tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Table {
+    Keys,
+    Groups,
+}
+
+/// Lock the quota rows of `table` with these ids (id order: groups first, then keys, in every
+/// batch of every instance, so batches cannot deadlock) and read them again under the lock;
+/// `false` when a key row no longer holds its own quota (it was rotated between the batch's
+/// first read and the lock: the batch is to be run again).
+async fn lock_holders(
+    tx: &mut Transaction<'static, Postgres>,
+    locked: &mut Locked,
+    table: Table,
+) -> Result<bool, StoreError> {
+    let ids: Vec<i64> = {
+        let mut ids: Vec<i64> = locked
+            .holders
+            .keys()
+            .filter_map(|h| match (h, table) {
+                (Holder::Key(id), Table::Keys) | (Holder::Group(id), Table::Groups) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids
+    };
+    if ids.is_empty() {
+        return Ok(true);
+    }
+    let sql = match table {
+        Table::Keys => LOCK_KEYS,
+        Table::Groups => LOCK_GROUPS,
+    };
+    for row in sqlx::query(sql).bind(ids).fetch_all(&mut **tx).await? {
+        let row = neutral_row(&row)?;
+        let (id, quota) = quota_row(&row)?;
+        let holder = match table {
+            Table::Keys if row.boolean(9)? => return Ok(false),
+            Table::Keys => Holder::Key(id),
+            Table::Groups => Holder::Group(id),
+        };
+        locked.holders.insert(holder, quota);
+    }
+    Ok(true)
+}
+
+const LOCK_KEYS: &str = concat!(
+    "SELECT ",
+    quota_columns!(),
+    ", (quota_key_id IS NOT NULL OR group_id IS NOT NULL) \
+     FROM api_keys WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+);
+const LOCK_GROUPS: &str = concat!(
+    "SELECT ",
+    quota_columns!(),
+    " FROM quota_groups WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+);
+
+/// Write the changed quotas of `table`.
+async fn write_quotas(
+    tx: &mut Transaction<'static, Postgres>,
+    locked: &Locked,
+    table: Table,
+) -> Result<(), StoreError> {
+    let rows: Vec<_> = locked
+        .changed()
+        .into_iter()
+        .filter_map(|(h, r)| match (h, table) {
+            (Holder::Key(id), Table::Keys) | (Holder::Group(id), Table::Groups) => Some((id, r)),
+            _ => None,
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let used = rows
+        .iter()
+        .map(|(_, r)| stored(r.used))
+        .collect::<Result<Vec<_>, _>>()?;
+    sqlx::query(update_quotas(table))
+        .bind(rows.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind(used)
+        .bind(rows.iter().map(|(_, r)| r.period.start).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(_, r)| r.period.end).collect::<Vec<_>>())
+        .bind(rows.iter().map(|(_, r)| r.tat_us).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Add the batch's units to the usage history (units given back one by one: rare).
+async fn write_history(
+    tx: &mut Transaction<'static, Postgres>,
+    locked: &Locked,
+) -> Result<(), StoreError> {
+    let rows = locked.history_rows();
+    let (added, taken): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, _, n)| *n > 0);
+    if !added.is_empty() {
+        sqlx::query(HISTORY_ADD_MANY)
+            .bind(added.iter().map(|r| r.0).collect::<Vec<_>>())
+            .bind(added.iter().map(|r| r.1).collect::<Vec<_>>())
+            .bind(added.iter().map(|r| r.2).collect::<Vec<_>>())
+            .execute(&mut **tx)
+            .await?;
+    }
+    for (key, day, units) in taken {
+        sqlx::query(HISTORY_TAKE)
+            .bind(key)
+            .bind(day)
+            .bind(-units)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+const HISTORY_ADD_MANY: &str = "INSERT INTO usage_history (key_id, day, used) \
+    SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) \
+    ON CONFLICT (key_id, day) DO UPDATE SET used = usage_history.used + excluded.used";
+
+/// Attempts of a batch whose key was rotated while it ran.
+const BATCH_ATTEMPTS: usize = 3;
+
+/// One batch in one transaction (run again when a key was rotated under it).
 async fn run_batch(
     pool: &PgPool,
     schedules: &Schedules,
+    policies: &Policies,
     jobs: &[ConsumeJob],
 ) -> Result<Vec<Consumed>, StoreError> {
-    const LOCK: &str = select_keys!(
-        with_hash,
-        "WHERE key_hash = ANY($1) ORDER BY key_hash FOR UPDATE"
-    );
+    for _ in 0..BATCH_ATTEMPTS {
+        if let Some(results) = try_batch(pool, schedules, policies, jobs).await? {
+            return Ok(results);
+        }
+    }
+    Err(StoreError::Database(
+        "the batch's keys kept being rotated while it ran".to_owned(),
+    ))
+}
+
+/// One batch in one transaction: read the keys, lock and read the quotas they use, decide,
+/// write, commit; `None` (rolled back) when a key was rotated between the read and the lock.
+async fn try_batch(
+    pool: &PgPool,
+    schedules: &Schedules,
+    policies: &Policies,
+    jobs: &[ConsumeJob],
+) -> Result<Option<Vec<Consumed>>, StoreError> {
+    const KEYS: &str = select_keys!(with_hash, "WHERE k.key_hash = ANY($1)");
     let hashes = distinct_hashes(jobs);
     let wanted: Vec<&[u8]> = hashes.iter().map(|h| &h.0[..]).collect();
     let mut tx = pool.begin().await?;
-    let rows = sqlx::query(LOCK).bind(wanted).fetch_all(&mut *tx).await?;
-    let mut keys: LockedKeys = hashes.iter().map(|h| (*h, None)).collect();
+    let rows = sqlx::query(KEYS).bind(wanted).fetch_all(&mut *tx).await?;
+    let mut locked = Locked::default();
+    for hash in &hashes {
+        locked.insert(*hash, None);
+    }
     for row in &rows {
         let row = neutral_row(row)?;
         let hash = KeyHash::from_slice(&row.blob(0)?)
             .ok_or_else(|| StoreError::Corrupt("a key hash is not 32 bytes".to_owned()))?;
-        keys.insert(hash, Some(key_record(&row, 1)?.into()));
+        locked.insert(hash, Some(key_record(&row, 1)?));
     }
-    let results = settle(jobs, &mut keys, schedules);
-    let changed: Vec<_> = keys.values().flatten().filter(|k| k.changed).collect();
-    if !changed.is_empty() {
-        let used = changed
-            .iter()
-            .map(|k| stored(k.state.used))
-            .collect::<Result<Vec<_>, _>>()?;
-        sqlx::query(UPDATE_USAGE)
-            .bind(changed.iter().map(|k| k.id).collect::<Vec<_>>())
-            .bind(used)
-            .bind(
-                changed
-                    .iter()
-                    .map(|k| k.state.period.start)
-                    .collect::<Vec<_>>(),
-            )
-            .bind(
-                changed
-                    .iter()
-                    .map(|k| k.state.period.end)
-                    .collect::<Vec<_>>(),
-            )
-            .execute(&mut *tx)
-            .await?;
+    lock_holders(&mut tx, &mut locked, Table::Groups).await?;
+    if !lock_holders(&mut tx, &mut locked, Table::Keys).await? {
+        return Ok(None);
     }
+    let results = settle(jobs, &mut locked, schedules, policies);
+    write_quotas(&mut tx, &locked, Table::Groups).await?;
+    write_quotas(&mut tx, &locked, Table::Keys).await?;
+    write_history(&mut tx, &locked).await?;
     tx.commit().await?;
-    Ok(results)
+    Ok(Some(results))
 }
 
 impl PostgresStore {
@@ -163,9 +304,11 @@ impl PostgresStore {
     /// once: sqlx's migrator holds a database-wide advisory lock while it runs.
     pub async fn connect(
         url: &str,
-        options: &PoolOptions,
+        store_options: &StoreOptions,
         schedules: Arc<Schedules>,
     ) -> Result<Self, StoreError> {
+        let options = &store_options.pool;
+        let policies = store_options.policies;
         let mut connect = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::UnsupportedUrl(format!("{}: {e}", super::redact(url))))?;
         let statement_ms = options.statement_timeout.as_millis();
@@ -189,19 +332,24 @@ impl PostgresStore {
             let (pool, schedules) = (pool.clone(), Arc::clone(&schedules));
             Batcher::start(move |jobs: Vec<ConsumeJob>| {
                 let (pool, schedules) = (pool.clone(), Arc::clone(&schedules));
-                async move { run_batch(&pool, &schedules, &jobs).await }
+                async move { run_batch(&pool, &schedules, &policies, &jobs).await }
             })
         };
         Ok(PostgresStore {
             pool,
             batcher,
             schedules,
+            policies,
             acquire_timeout,
         })
     }
 
     pub(crate) fn schedules(&self) -> &Schedules {
         &self.schedules
+    }
+
+    pub(crate) fn policies(&self) -> Policies {
+        self.policies
     }
 
     pub(crate) async fn begin(&self, _access: Access) -> Result<PgTx, StoreError> {

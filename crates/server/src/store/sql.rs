@@ -8,7 +8,9 @@
 
 use std::future::Future;
 
-use super::{KeyRecord, StoreError};
+use super::batch::QuotaRow;
+use super::{GroupRef, KeyRecord, StoreError};
+use crate::domain::burst::Rate;
 use crate::domain::quota::KeyState;
 use crate::domain::schedule::Period;
 
@@ -158,32 +160,63 @@ pub(crate) trait Tx: Send {
     fn commit(self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-/// `SELECT <the columns of a key row> FROM api_keys <tail>`, the columns in the order
+/// `SELECT <the columns of a key row> FROM api_keys k <joins> <tail>`, the columns in the order
 /// [`key_record`] decodes them; `select_keys!(with_hash, tail)` puts `key_hash` first (decode
-/// the key from column 1).
+/// the key from column 1). The quota columns (limit, usage, schedule, period, rate, burst state)
+/// are those of what holds the key's quota: its group, the key it was rotated to, or itself.
 macro_rules! select_keys {
     ($tail:literal) => {
-        concat!(
-            "SELECT id, name, prefix, quota_limit, used, reset_schedule, period_start, \
-             next_reset_at, expires_at, revoked, created_at FROM api_keys ",
-            $tail
-        )
+        concat!("SELECT ", crate::store::sql::key_columns!(), $tail)
     };
     (with_hash, $tail:literal) => {
         concat!(
-            "SELECT key_hash, id, name, prefix, quota_limit, used, reset_schedule, period_start, \
-             next_reset_at, expires_at, revoked, created_at FROM api_keys ",
+            "SELECT k.key_hash, ",
+            crate::store::sql::key_columns!(),
             $tail
         )
     };
 }
 pub(crate) use select_keys;
 
+/// The columns of a key row and the joins they need (see [`select_keys`]).
+macro_rules! key_columns {
+    () => {
+        "k.id, k.name, k.prefix, \
+         CASE WHEN g.id IS NOT NULL THEN g.quota_limit WHEN h.id IS NOT NULL THEN h.quota_limit \
+              ELSE k.quota_limit END, \
+         CASE WHEN g.id IS NOT NULL THEN g.used WHEN h.id IS NOT NULL THEN h.used ELSE k.used END, \
+         CASE WHEN g.id IS NOT NULL THEN g.reset_schedule WHEN h.id IS NOT NULL THEN h.reset_schedule \
+              ELSE k.reset_schedule END, \
+         CASE WHEN g.id IS NOT NULL THEN g.period_start WHEN h.id IS NOT NULL THEN h.period_start \
+              ELSE k.period_start END, \
+         CASE WHEN g.id IS NOT NULL THEN g.next_reset_at WHEN h.id IS NOT NULL THEN h.next_reset_at \
+              ELSE k.next_reset_at END, \
+         k.expires_at, k.revoked, k.created_at, k.group_id, g.name, k.quota_key_id, \
+         CASE WHEN g.id IS NOT NULL THEN g.rate_count WHEN h.id IS NOT NULL THEN h.rate_count \
+              ELSE k.rate_count END, \
+         CASE WHEN g.id IS NOT NULL THEN g.rate_period_secs WHEN h.id IS NOT NULL \
+              THEN h.rate_period_secs ELSE k.rate_period_secs END, \
+         CASE WHEN g.id IS NOT NULL THEN g.burst_tat_us WHEN h.id IS NOT NULL THEN h.burst_tat_us \
+              ELSE k.burst_tat_us END, \
+         k.grace_ends_at \
+         FROM api_keys k LEFT JOIN quota_groups g ON g.id = k.group_id \
+         LEFT JOIN api_keys h ON h.id = k.quota_key_id "
+    };
+}
+pub(crate) use key_columns;
+
 /// The key with a given hash (`$1`), whatever its state.
-pub(crate) const KEY_BY_HASH: &str = select_keys!("WHERE key_hash = $1");
+pub(crate) const KEY_BY_HASH: &str = select_keys!("WHERE k.key_hash = $1");
 
 /// Decode a row selected with [`select_keys`] (its columns starting at column `at`).
 pub(crate) fn key_record(row: &Row, at: usize) -> Result<KeyRecord, StoreError> {
+    let group = match row.opt_int(at + 11)? {
+        Some(id) => Some(GroupRef {
+            id,
+            name: row.text(at + 12)?,
+        }),
+        None => None,
+    };
     Ok(KeyRecord {
         id: row.int(at)?,
         name: row.text(at + 1)?,
@@ -200,8 +233,59 @@ pub(crate) fn key_record(row: &Row, at: usize) -> Result<KeyRecord, StoreError> 
             revoked: row.boolean(at + 9)?,
         },
         created_at: row.int(at + 10)?,
+        group,
+        quota_key_id: row.opt_int(at + 13)?,
+        rate: Rate::from_stored(row.opt_int(at + 14)?, row.opt_int(at + 15)?),
+        burst_tat_us: row.int(at + 16)?,
+        grace_ends_at: row.opt_int(at + 17)?,
     })
 }
+
+/// The quota columns of a row that holds a quota (a key or a group), as [`quota_row`] decodes
+/// them.
+macro_rules! quota_columns {
+    () => {
+        "id, quota_limit, used, reset_schedule, period_start, next_reset_at, rate_count, \
+         rate_period_secs, burst_tat_us"
+    };
+}
+pub(crate) use quota_columns;
+
+/// Decode a row of [`quota_columns`]: its id and the quota it holds.
+pub(crate) fn quota_row(row: &Row) -> Result<(i64, QuotaRow), StoreError> {
+    Ok((
+        row.int(0)?,
+        QuotaRow {
+            limit: row.unsigned(1)?,
+            used: row.unsigned(2)?,
+            reset_schedule: row.opt_text(3)?,
+            period: Period {
+                start: row.int(4)?,
+                end: row.int(5)?,
+            },
+            rate: Rate::from_stored(row.opt_int(6)?, row.opt_int(7)?),
+            tat_us: row.int(8)?,
+            changed: false,
+        },
+    ))
+}
+
+/// Write back one key's quota after a batch (`$1` id, `$2` used, `$3`/`$4` period, `$5` TAT).
+pub(crate) const UPDATE_KEY_QUOTA: &str = "UPDATE api_keys SET used = $2, period_start = $3, \
+    next_reset_at = $4, burst_tat_us = $5 WHERE id = $1";
+
+/// Write back one group's quota after a batch (parameters as [`UPDATE_KEY_QUOTA`]).
+pub(crate) const UPDATE_GROUP_QUOTA: &str = "UPDATE quota_groups SET used = $2, \
+    period_start = $3, next_reset_at = $4, burst_tat_us = $5 WHERE id = $1";
+
+/// Add `$3` units to key `$1`'s history of day `$2`.
+pub(crate) const HISTORY_ADD: &str = "INSERT INTO usage_history (key_id, day, used) \
+    VALUES ($1, $2, $3) \
+    ON CONFLICT (key_id, day) DO UPDATE SET used = usage_history.used + excluded.used";
+
+/// Take `$3` units given back from key `$1`'s history of day `$2` (never below 0).
+pub(crate) const HISTORY_TAKE: &str = "UPDATE usage_history \
+    SET used = CASE WHEN used > $3 THEN used - $3 ELSE 0 END WHERE key_id = $1 AND day = $2";
 
 /// A count or limit as the database stores it (a signed 64-bit integer).
 pub(crate) fn stored(n: u64) -> Result<i64, StoreError> {

@@ -19,6 +19,7 @@ mod multi_instance;
 mod nginx;
 mod operations;
 mod pg_outage;
+mod policies;
 mod proofs;
 mod quota;
 mod store;

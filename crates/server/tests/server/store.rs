@@ -26,6 +26,7 @@ fn options() -> StoreOptions {
     StoreOptions {
         pool: PoolOptions::default(),
         schedules: Arc::new(Schedules::new("0 0 0 * * *").unwrap()),
+        policies: prime_server::store::Policies::default(),
     }
 }
 
@@ -297,6 +298,7 @@ async fn scheduler_resets_are_compare_and_set(store: &Store) {
         limit: Some(9),
         reset_schedule: Some(Some("0 0 * * * *".into())),
         expires_at: None,
+        rate: None,
     };
     assert!(store.update(id, &upd, now + DAY).await.unwrap());
     let k = key(store, id).await;
@@ -700,15 +702,17 @@ async fn assert_release_0_1_0_store(store: &Store, secrets: &str) {
     assert_eq!(granted, if stored_end > now { 2 } else { 5 });
 }
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/store-v1");
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_release_0_1_0_sqlite_store_migrates_in_place() {
+/// Open a copy of the SQLite store of fixture `version` (`store-v1`, `store-v2`) and check it.
+async fn sqlite_fixture_migrates(version: &str) {
+    let fixture = format!("{FIXTURES}/{version}");
     let env = TestEnv::new();
-    std::fs::copy(format!("{FIXTURE}/sqlite.db"), &env.db_path).unwrap();
-    let secrets = std::fs::read_to_string(format!("{FIXTURE}/sqlite-keys.txt")).unwrap();
+    std::fs::copy(format!("{fixture}/sqlite.db"), &env.db_path).unwrap();
+    let secrets = std::fs::read_to_string(format!("{fixture}/sqlite-keys.txt")).unwrap();
     let store = connect(&env.db_url).await;
     assert_release_0_1_0_store(&store, &secrets).await;
+    assert_policies_work_after_migration(&store, &secrets).await;
     store.close().await;
     // Opening it again changes nothing more.
     let store = connect(&env.db_url).await;
@@ -716,17 +720,19 @@ async fn a_release_0_1_0_sqlite_store_migrates_in_place() {
     store.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_release_0_1_0_postgres_store_migrates_in_place() {
+/// Restore the PostgreSQL dump of fixture `version` (its schema named `schema_in_dump`) into a
+/// fresh schema, open it and check it.
+async fn postgres_fixture_migrates(version: &str, schema_in_dump: &str) {
     let Some(backend) = Backend::postgres().await else {
         return;
     };
+    let fixture = format!("{FIXTURES}/{version}");
     let (base, schema) = backend.pg_schema.clone().unwrap();
     backend.store.close().await;
-    // Restore the dump into this test's schema, as release 0.1.0 left it.
-    let dump = std::fs::read_to_string(format!("{FIXTURE}/postgres.sql"))
+    // Restore the dump into this test's schema, as that release left it.
+    let dump = std::fs::read_to_string(format!("{fixture}/postgres.sql"))
         .unwrap()
-        .replace("fixture_v1", &schema)
+        .replace(schema_in_dump, &schema)
         .replace(&format!("CREATE SCHEMA {schema};"), "");
     let url = backend.env.db_url.clone();
     tokio::task::spawn_blocking(move || {
@@ -738,9 +744,59 @@ async fn a_release_0_1_0_postgres_store_migrates_in_place() {
     })
     .await
     .unwrap();
-    let secrets = std::fs::read_to_string(format!("{FIXTURE}/postgres-keys.txt")).unwrap();
+    let secrets = std::fs::read_to_string(format!("{fixture}/postgres-keys.txt")).unwrap();
     let store = connect(&backend.env.db_url).await;
     assert_release_0_1_0_store(&store, &secrets).await;
+    assert_policies_work_after_migration(&store, &secrets).await;
     store.close().await;
     backend.finish().await;
+}
+
+/// On a migrated store: no key is in a group or rotated, and groups and history work.
+async fn assert_policies_work_after_migration(store: &Store, secrets: &str) {
+    let keys = store.list_keys().await.unwrap();
+    assert!(
+        keys.iter()
+            .all(|k| k.group.is_none() && k.grace_ends_at.is_none())
+    );
+    let group = prime_server::store::NewGroup {
+        name: "g".to_owned(),
+        limit: 2,
+        reset_schedule: None,
+        rate: None,
+    };
+    store
+        .create_group(&group, Utc::now().timestamp())
+        .await
+        .unwrap()
+        .unwrap();
+    // beta (own schedule, 2 used or fewer) keeps counting; its history starts now.
+    let beta = KeyHash::of(secrets.split_whitespace().nth(1).unwrap());
+    let now = Utc::now().timestamp();
+    assert!(matches!(
+        consume(store, &beta, now).await.decision,
+        Decision::Granted { .. }
+    ));
+    let day = prime_server::store::day_of(now);
+    assert_eq!(store.key_history(keys[1].id, day).await.unwrap()[0].used, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_0_1_0_sqlite_store_migrates_in_place() {
+    sqlite_fixture_migrates("store-v1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_0_1_0_postgres_store_migrates_in_place() {
+    postgres_fixture_migrates("store-v1", "fixture_v1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_v2_sqlite_store_migrates_in_place() {
+    sqlite_fixture_migrates("store-v2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_v2_postgres_store_migrates_in_place() {
+    postgres_fixture_migrates("store-v2", "fixture_v2").await;
 }

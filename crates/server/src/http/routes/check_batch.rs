@@ -9,8 +9,9 @@
 //!
 //! Order, as for `/check-prime`: admission from the headers alone (401/429) → content type
 //! (415) → body within `--body-timeout-ms` (408) and `--max-batch-body-bytes` (413) → at most
-//! `--max-batch` numbers and `--max-request-work` work units (422) → the atomic consume
-//! (401/429) → compute (numbers above 64 bits, or all with `factorize`, one at a time on the
+//! `--max-batch` numbers and `--max-request-work` work units (422) → the atomic consume, which
+//! takes the request's one place in the key's burst limit and its units (401/429; a batch with
+//! no valid number takes the place alone) → compute (numbers above 64 bits, or all with `factorize`, one at a time on the
 //! CPU pool: one request never holds more than one pool thread) → 200. Units granted for a
 //! request that then fails inside the server are given back.
 
@@ -21,7 +22,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 use super::check_prime::{
-    CheckResponse, INLINE_BITS, consume, give_back, is_json, read_body_up_to,
+    CheckResponse, INLINE_BITS, consume, give_back, is_json, pace, read_body_up_to,
 };
 use super::check_stream;
 use crate::cpu_pool::PoolError;
@@ -29,7 +30,7 @@ use crate::domain::check::Outcome;
 use crate::domain::number::{self, BatchItem, BatchLimits, CheckOptions, Number, NumberError};
 use crate::domain::quota::Demand;
 use crate::http::auth::admit;
-use crate::http::headers::insert_quota_headers;
+use crate::http::headers::insert_policy_headers;
 use crate::http::problem::{ApiError, item_status};
 use crate::http::state::AppState;
 
@@ -202,7 +203,7 @@ fn results_body(
         (status = 413, description = "Body larger than `--max-batch-body-bytes` (an NDJSON line longer than `--max-body-bytes`)", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 415, description = "Content-Type is neither JSON nor NDJSON", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 422, description = "More than `--max-batch` numbers, or more work than `--max-request-work`", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
-        (status = 429, description = "Fewer units left than valid numbers (nothing consumed), or too many failed authentications from this address", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 429, description = "Over the burst limit, or fewer units left than valid numbers (nothing consumed; `violated-policies` says which), or too many failed authentications from this address", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 503, description = "Key store unavailable, or CPU pool saturated (nothing consumed)", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json")
     )
 )]
@@ -231,17 +232,24 @@ pub async fn check_batch(
     )?;
     let (numbers, slots) = split(batch.items);
     let mut builder = HttpResponse::Ok();
+    let now_us = Utc::now().timestamp_micros();
+    let now = now_us.div_euclid(1_000_000);
     let outcomes = if numbers.is_empty() {
+        // Nothing to charge, but the request still takes its place in the burst limit.
+        let paced = pace(&req, &state, &hash, now_us).await?;
+        insert_policy_headers(&mut builder, &paced.quota, paced.burst.as_ref(), now);
         Vec::new()
     } else {
         let valid = numbers.len() as u64;
-        let now = Utc::now().timestamp();
-        let (units, quota) = consume(&req, &state, &hash, Demand::Exactly(valid), now).await?;
+        let charged = consume(&req, &state, &hash, Demand::Exactly(valid), now_us).await?;
         let outcomes = match check_all(&state, &numbers, batch.options).await {
             Ok(outcomes) => outcomes,
-            Err(e) => return Err(give_back(&state, &hash, &quota, units, e.into()).await),
+            Err(e) => {
+                let (quota, units) = (&charged.quota, charged.units);
+                return Err(give_back(&state, &hash, quota, units, e.into()).await);
+            }
         };
-        insert_quota_headers(&mut builder, &quota, now);
+        insert_policy_headers(&mut builder, &charged.quota, charged.burst.as_ref(), now);
         outcomes
     };
     count_checks(&state, &numbers, &outcomes);

@@ -19,10 +19,9 @@ use crate::cpu_pool::PoolError;
 use crate::domain::check::{Outcome, Proof};
 use crate::domain::keys::KeyHash;
 use crate::domain::number::{self, CheckRequest};
-use crate::domain::quota::{Decision, Demand, QuotaState};
-use crate::http::auth::admit;
-use crate::http::headers::insert_quota_headers;
-use crate::http::middleware::set_key_prefix;
+use crate::domain::quota::{Demand, QuotaState};
+use crate::http::auth::{Charged, admit, charged};
+use crate::http::headers::insert_policy_headers;
 use crate::http::problem::ApiError;
 use crate::http::state::{AppState, Limits};
 
@@ -173,41 +172,54 @@ async fn read_all(
     Ok(body)
 }
 
-/// Take one unit of the key's quota: the state after it, or `401`/`429`.
+/// Take one unit of the key's quota (and the request's place in its burst limit): what was
+/// granted, or `401`/`429`.
 pub async fn consume_one(
     req: &HttpRequest,
     state: &AppState,
     hash: &KeyHash,
-    now: i64,
-) -> Result<QuotaState, ApiError> {
-    consume(req, state, hash, Demand::Exactly(1), now)
-        .await
-        .map(|(_, quota)| quota)
+    now_us: i64,
+) -> Result<Charged, ApiError> {
+    consume(req, state, hash, Demand::Exactly(1), now_us).await
 }
 
-/// Take `demand` units of the key's quota: the units granted (at least one) and the state
-/// after them, or `401`/`429`.
+/// Take `demand` units of the key's quota and the request's place in its burst limit: what
+/// was granted (at least one unit), or `401`/`429` (burst limit or quota).
 pub async fn consume(
     req: &HttpRequest,
     state: &AppState,
     hash: &KeyHash,
     demand: Demand,
-    now: i64,
-) -> Result<(u64, QuotaState), ApiError> {
-    let consumed = state.store.consume(hash, demand, now).await?;
-    if let Some(prefix) = consumed.prefix {
-        set_key_prefix(req, prefix);
-    }
-    match consumed.decision {
-        Decision::Granted { units, quota } => Ok((units, quota)),
-        Decision::Exhausted { quota } => {
-            state.metrics.quota_rejection();
-            Err(ApiError::QuotaExhausted { quota, now })
-        }
-        Decision::Refused(_) | Decision::GivenBack { .. } => {
-            Err(state.throttle.failure(req, &state.metrics))
-        }
-    }
+    now_us: i64,
+) -> Result<Charged, ApiError> {
+    let consumed = state.store.consume_at(hash, demand, now_us).await?;
+    charged(req, state, consumed, now_us.div_euclid(1_000_000))
+}
+
+/// [`consume`] for a later charge of a request that already took its place in the burst limit
+/// (an NDJSON stream's chunks after its first charge): the units only.
+pub async fn consume_more(
+    req: &HttpRequest,
+    state: &AppState,
+    hash: &KeyHash,
+    demand: Demand,
+    now_us: i64,
+) -> Result<Charged, ApiError> {
+    let consumed = state.store.consume_more(hash, demand, now_us).await?;
+    charged(req, state, consumed, now_us.div_euclid(1_000_000))
+}
+
+/// Take only the request's place in the key's burst limit (a request that is served without
+/// taking any unit, like a batch with no valid number): the quota as it is and the burst
+/// limit's state, or `401`/`429`.
+pub async fn pace(
+    req: &HttpRequest,
+    state: &AppState,
+    hash: &KeyHash,
+    now_us: i64,
+) -> Result<Charged, ApiError> {
+    let consumed = state.store.pace(hash, now_us).await?;
+    charged(req, state, consumed, now_us.div_euclid(1_000_000))
 }
 
 /// Give back the `units` of a request that failed inside the server after they were charged,
@@ -244,7 +256,7 @@ pub async fn give_back(
         (status = 413, description = "Body larger than the byte limit", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 415, description = "Content-Type is not JSON", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 422, description = "Number larger than the bit limit (`--max-bits`, or `--max-proof-bits` with `\"proof\": true`)", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
-        (status = 429, description = "Quota used up, or too many failed authentications from this address", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 429, description = "Burst limit or quota exceeded (`violated-policies`), or too many failed authentications from this address", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 503, description = "Key store unavailable, or CPU pool saturated", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json")
     )
 )]
@@ -267,8 +279,9 @@ pub async fn check_prime(
     } else {
         None
     };
-    let now = Utc::now().timestamp();
-    let quota = consume_one(&req, &state, &hash, now).await?;
+    let now_us = Utc::now().timestamp_micros();
+    let now = now_us.div_euclid(1_000_000);
+    let Charged { quota, burst, .. } = consume_one(&req, &state, &hash, now_us).await?;
     let work = state.work;
     let outcome = match slot {
         Some(slot) => slot.run(move || work.run(&number.value, options)).await,
@@ -281,6 +294,6 @@ pub async fn check_prime(
     };
     state.metrics.checks(bits, outcome.verdict.as_str(), 1);
     let mut builder = HttpResponse::Ok();
-    insert_quota_headers(&mut builder, &quota, now);
+    insert_policy_headers(&mut builder, &quota, burst.as_ref(), now);
     Ok(builder.json(CheckResponse::new(&echo, &outcome)))
 }

@@ -8,13 +8,17 @@
 //! read its answers stops the reading of its numbers: memory stays flat whatever the stream's
 //! length. Blank lines are skipped.
 //!
+//! The request takes one place in the key's burst limit, with its first charge (or alone,
+//! before its first lines, when they hold no valid number, or when the body is empty); later
+//! chunks take units only. A burst limit exceeded is therefore always the response itself.
+//!
 //! The stream ends early, after the lines answered so far, with one line
 //! `{"status": S, "error": "..."}`: `429` when the quota runs out (every answered line was
 //! charged, nothing else), `422` when the request's work limit is reached, `413` for a line
 //! longer than `--max-body-bytes`, `408` when no bytes arrive for `--body-timeout-ms`, `401`
 //! and `503` as for `/check-prime`. When nothing has been answered yet the error is the
 //! response itself (a problem+json with its status), and the rate-limit headers of a `200` are
-//! those after the first chunk's charge.
+//! those after the first chunk's charge (both policies when the key has a burst limit).
 
 use std::time::Duration;
 
@@ -24,12 +28,14 @@ use chrono::Utc;
 use futures_util::StreamExt;
 
 use super::check_batch::{check_all, count_checks, write_checked};
-use super::check_prime::{consume, give_back};
+use super::check_prime::{consume, consume_more, give_back, pace};
+use crate::domain::burst::BurstState;
 use crate::domain::check::cost;
 use crate::domain::keys::KeyHash;
 use crate::domain::number::{self, CheckOptions, Number, NumberError};
 use crate::domain::quota::{Demand, QuotaState};
-use crate::http::headers::insert_quota_headers;
+use crate::http::auth::Charged;
+use crate::http::headers::insert_policy_headers;
 use crate::http::problem::{ApiError, item_status};
 use crate::http::state::AppState;
 
@@ -127,8 +133,11 @@ struct Session {
     lines: Lines,
     /// Work units this request may still spend.
     work_left: u64,
-    /// The quota after the last charge.
-    quota: Option<(QuotaState, i64)>,
+    /// The quota and the burst limit after the first charge, and its time (for the headers).
+    quota: Option<(QuotaState, Option<BurstState>, i64)>,
+    /// Whether the request has taken its one place in the key's burst limit (with its first
+    /// charge, or alone when its first chunk has no valid number).
+    paced: bool,
     done: bool,
 }
 
@@ -185,15 +194,29 @@ impl Session {
         let mut end = self.spend_work(&mut items);
         let valid = items.iter().filter(|i| i.is_ok()).count() as u64;
         let mut charged = None;
+        let now_us = Utc::now().timestamp_micros();
+        let now = now_us.div_euclid(1_000_000);
         if valid > 0 {
-            let now = Utc::now().timestamp();
             let demand = Demand::UpTo(valid);
-            match consume(&self.req, &self.state, &self.hash, demand, now).await {
-                Ok((units, quota)) => {
-                    self.quota = Some((quota, now));
+            let (req, state, hash) = (&self.req, &self.state, &self.hash);
+            let outcome = if self.paced {
+                consume_more(req, state, hash, demand, now_us).await
+            } else {
+                consume(req, state, hash, demand, now_us).await
+            };
+            match outcome {
+                Ok(Charged {
+                    units,
+                    quota,
+                    burst,
+                }) => {
+                    if !self.paced {
+                        self.paced = true;
+                        self.quota = Some((quota, burst, now));
+                    }
                     charged = Some((units, quota));
                     if units < valid {
-                        self.state.metrics.quota_rejection();
+                        self.state.metrics.policy_rejection("quota");
                         cut_after_valid(&mut items, units);
                         end = Some(ApiError::QuotaExhausted { quota, now });
                     }
@@ -203,6 +226,12 @@ impl Session {
                     end = Some(e);
                 }
             }
+        } else if !self.paced {
+            // No unit to take, but nothing is answered before the request has its place in
+            // the burst limit.
+            let paced = pace(&self.req, &self.state, &self.hash, now_us).await?;
+            self.paced = true;
+            self.quota = Some((paced.quota, paced.burst, now));
         }
         let numbers: Vec<Number> = items
             .iter()
@@ -338,18 +367,26 @@ pub async fn stream(
         },
         work_left: limits.max_request_work,
         quota: None,
+        paced: false,
         done: false,
         state,
     };
     let mut builder = HttpResponse::Ok();
     builder.content_type(NDJSON);
     let first = match session.step().await {
-        None => return Ok(builder.finish()),
+        None => {
+            // An empty stream is answered too: it takes its place in the burst limit.
+            let now_us = Utc::now().timestamp_micros();
+            let paced = pace(&session.req, &session.state, &session.hash, now_us).await?;
+            let now = now_us.div_euclid(1_000_000);
+            insert_policy_headers(&mut builder, &paced.quota, paced.burst.as_ref(), now);
+            return Ok(builder.finish());
+        }
         Some(Err(e)) => return Err(e),
         Some(Ok(first)) => first,
     };
-    if let Some((quota, now)) = &session.quota {
-        insert_quota_headers(&mut builder, quota, *now);
+    if let Some((quota, burst, now)) = &session.quota {
+        insert_policy_headers(&mut builder, quota, burst.as_ref(), *now);
     }
     let rest = futures_util::stream::unfold(session, |mut session| async move {
         let piece = session.step().await?;

@@ -4,7 +4,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{Local, SecondsFormat};
 use serde::Serialize;
 
-use crate::http::auth::authenticate;
+use crate::http::auth::authenticate_paced;
+use crate::http::headers::insert_policy_headers;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 
@@ -32,7 +33,7 @@ pub struct TimeResponse {
     responses(
         (status = 200, description = "The server's time", body = TimeResponse),
         (status = 401, description = "Missing, malformed, unknown, revoked or expired key", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed authentications from this address", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 429, description = "Over the key's burst limit (`violated-policies: [\"burst\"]`), or too many failed authentications from this address", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 503, description = "Key store unavailable", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json")
     )
 )]
@@ -40,9 +41,13 @@ pub async fn current_time(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    authenticate(&req, &state).await?;
+    let (_, paced) = authenticate_paced(&req, &state).await?;
     let now = Local::now();
-    Ok(HttpResponse::Ok().json(TimeResponse {
+    let mut builder = HttpResponse::Ok();
+    if let Some(p) = paced {
+        insert_policy_headers(&mut builder, &p.quota, p.burst.as_ref(), now.timestamp());
+    }
+    Ok(builder.json(TimeResponse {
         current_time: now.format("%Y-%m-%d %H:%M:%S").to_string(),
         rfc3339: now.to_rfc3339_opts(SecondsFormat::Millis, false),
         unix_millis: now.timestamp_millis(),

@@ -3,8 +3,8 @@
 //! Order: admission from the headers (429/401, the body is never read) → content type (415) →
 //! body within `--body-timeout-ms` (408) and `--max-certificate-bytes` (413) → the certificate
 //! readable (400) and its number within `--max-proof-bits` (422) → CPU place (503) → one unit
-//! (401/429) → verify → 200, valid or not. A unit charged for a verification that then fails
-//! inside the server is given back.
+//! and the request's place in the key's burst limit (401/429) → verify → 200, valid or not. A
+//! unit charged for a verification that then fails inside the server is given back.
 
 use actix_web::web::Payload;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -17,7 +17,7 @@ use super::check_prime::{
 use crate::cpu_pool::PoolError;
 use crate::domain::certificate;
 use crate::http::auth::admit;
-use crate::http::headers::insert_quota_headers;
+use crate::http::headers::insert_policy_headers;
 use crate::http::problem::ApiError;
 use crate::http::state::AppState;
 
@@ -55,7 +55,7 @@ pub struct VerifyResponse {
         (status = 413, description = "Body larger than `--max-certificate-bytes`", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 415, description = "Content-Type is not JSON", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 422, description = "The certificate's number is larger than `--max-proof-bits`", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
-        (status = 429, description = "Quota used up, or too many failed authentications from this address", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
+        (status = 429, description = "Burst limit or quota exceeded (`violated-policies`), or too many failed authentications from this address", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json"),
         (status = 503, description = "Key store unavailable, or CPU pool saturated", body = crate::http::problem::Problem<'static>, content_type = "application/problem+json")
     )
 )]
@@ -78,8 +78,10 @@ pub async fn verify_certificate(
     } else {
         None
     };
-    let now = Utc::now().timestamp();
-    let quota = consume_one(&req, &state, &hash, now).await?;
+    let now_us = Utc::now().timestamp_micros();
+    let now = now_us.div_euclid(1_000_000);
+    let charged = consume_one(&req, &state, &hash, now_us).await?;
+    let quota = charged.quota;
     let number = certificate.number().to_string();
     let verified = match slot {
         Some(slot) => slot.run(move || certificate.verify()).await,
@@ -90,7 +92,7 @@ pub async fn verify_certificate(
         Err(e) => return Err(give_back(&state, &hash, &quota, 1, e.into()).await),
     };
     let mut builder = HttpResponse::Ok();
-    insert_quota_headers(&mut builder, &quota, now);
+    insert_policy_headers(&mut builder, &quota, charged.burst.as_ref(), now);
     Ok(builder.json(VerifyResponse {
         valid: verified.is_ok(),
         number,

@@ -15,11 +15,11 @@ use rusqlite::{Connection, TransactionBehavior};
 use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::oneshot;
 
-use super::{SqliteStore, StoreError, key_by_hash};
+use super::{SqliteStore, StoreError, key_by_hash, sqlite_text};
 use crate::domain::schedule::Schedules;
-use crate::store::Consumed;
-use crate::store::batch::{ConsumeJob, LockedKeys, MAX_BATCH, answer, distinct_hashes, settle};
-use crate::store::sql::stored;
+use crate::store::batch::{ConsumeJob, Holder, Locked, MAX_BATCH, answer, distinct_hashes, settle};
+use crate::store::sql::{HISTORY_ADD, HISTORY_TAKE, UPDATE_GROUP_QUOTA, UPDATE_KEY_QUOTA, stored};
+use crate::store::{Consumed, Policies};
 
 type Reply = oneshot::Sender<Result<Consumed, StoreError>>;
 
@@ -86,31 +86,37 @@ impl Drop for Leader<'_> {
     }
 }
 
-const UPDATE_USAGE: &str =
-    "UPDATE api_keys SET used = ?2, period_start = ?3, next_reset_at = ?4 WHERE id = ?1";
-
-/// One batch in one transaction on `conn`.
+/// One batch in one transaction on `conn`: read each presented key with the quota it uses,
+/// settle, write the changed quotas and the history, commit.
 fn run_batch_on(
     conn: &mut Connection,
     jobs: &[ConsumeJob],
     schedules: &Schedules,
+    policies: &Policies,
 ) -> Result<Vec<Consumed>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut keys = LockedKeys::new();
+    let mut locked = Locked::default();
     for hash in distinct_hashes(jobs) {
-        keys.insert(hash, key_by_hash(&tx, &hash)?.map(Into::into));
+        locked.insert(hash, key_by_hash(&tx, &hash)?);
     }
-    let results = settle(jobs, &mut keys, schedules);
-    {
-        let mut update = tx.prepare_cached(UPDATE_USAGE)?;
-        for key in keys.values().flatten().filter(|k| k.changed) {
-            update.execute((
-                key.id,
-                stored(key.state.used)?,
-                key.state.period.start,
-                key.state.period.end,
-            ))?;
-        }
+    let results = settle(jobs, &mut locked, schedules, policies);
+    for (holder, row) in locked.changed() {
+        let (sql, id) = match holder {
+            Holder::Key(id) => (UPDATE_KEY_QUOTA, id),
+            Holder::Group(id) => (UPDATE_GROUP_QUOTA, id),
+        };
+        tx.prepare_cached(&sqlite_text(sql))?.execute((
+            id,
+            stored(row.used)?,
+            row.period.start,
+            row.period.end,
+            row.tat_us,
+        ))?;
+    }
+    for (key, day, units) in locked.history_rows() {
+        let sql = if units > 0 { HISTORY_ADD } else { HISTORY_TAKE };
+        tx.prepare_cached(&sqlite_text(sql))?
+            .execute((key, day, units.abs()))?;
     }
     tx.commit()?;
     Ok(results)
@@ -118,7 +124,9 @@ fn run_batch_on(
 
 impl SqliteStore {
     fn run_batch(&self, jobs: &[ConsumeJob]) -> Result<Vec<Consumed>, StoreError> {
-        self.with_writer(|conn| run_batch_on(conn, jobs, &self.inner.schedules))
+        self.with_writer(|conn| {
+            run_batch_on(conn, jobs, &self.inner.schedules, &self.inner.policies)
+        })
     }
 
     /// Run `job` in a batch with this thread's other consumes; committed before it returns.

@@ -10,10 +10,16 @@ use rusqlite::{Connection, TransactionBehavior};
 use crate::store::StoreError;
 
 /// `(version, SQL)`, in order.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    include_str!("../../../migrations/sqlite/0001_api_keys.sql"),
-)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        include_str!("../../../migrations/sqlite/0001_api_keys.sql"),
+    ),
+    (
+        2,
+        include_str!("../../../migrations/sqlite/0002_policies.sql"),
+    ),
+];
 
 /// Bring the schema of the database behind `conn` up to date.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

@@ -20,7 +20,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, ToSql};
 
 use super::sql::{Access, Outcome, Param, Row, Sql, Tx, Value, key_record, select_keys};
-use super::{KeyRecord, StoreError};
+use super::{KeyRecord, Policies, StoreError};
 use crate::domain::keys::KeyHash;
 use crate::domain::schedule::Schedules;
 
@@ -49,6 +49,7 @@ struct Inner {
     writer: Mutex<Option<Connection>>,
     idle: Mutex<Vec<Connection>>,
     schedules: Arc<Schedules>,
+    policies: Policies,
     closed: AtomicBool,
 }
 
@@ -96,7 +97,7 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 }
 
 /// A statement written with `$1` placeholders, in SQLite's `?1` form.
-fn sqlite_text(sql: &str) -> String {
+pub(crate) fn sqlite_text(sql: &str) -> String {
     sql.replace('$', "?")
 }
 
@@ -129,7 +130,7 @@ fn neutral_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 
 /// The key with this hash on `conn`, whatever its state.
 fn key_by_hash(conn: &Connection, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
-    const SQL: &str = select_keys!("WHERE key_hash = ?1");
+    const SQL: &str = select_keys!("WHERE k.key_hash = ?1");
     let mut stmt = conn.prepare_cached(SQL)?;
     let row = stmt.query_row([&hash.0[..]], neutral_row).optional()?;
     row.map(|r| key_record(&r, 0)).transpose()
@@ -137,7 +138,11 @@ fn key_by_hash(conn: &Connection, hash: &KeyHash) -> Result<Option<KeyRecord>, S
 
 impl SqliteStore {
     /// Open (creating if missing) the SQLite file at `path` and migrate its schema.
-    pub fn open(path: &Path, schedules: Arc<Schedules>) -> Result<Self, StoreError> {
+    pub fn open(
+        path: &Path,
+        schedules: Arc<Schedules>,
+        policies: Policies,
+    ) -> Result<Self, StoreError> {
         create_private(path)?;
         let mut writer = open_connection(path)?;
         migrate::migrate(&mut writer)?;
@@ -148,6 +153,7 @@ impl SqliteStore {
                 writer: Mutex::new(Some(writer)),
                 idle: Mutex::new(Vec::new()),
                 schedules,
+                policies,
                 closed: AtomicBool::new(false),
             }),
         })
@@ -160,6 +166,10 @@ impl SqliteStore {
 
     pub(crate) fn schedules(&self) -> &Schedules {
         &self.inner.schedules
+    }
+
+    pub(crate) fn policies(&self) -> Policies {
+        self.inner.policies
     }
 
     /// An idle connection, or a new one.
