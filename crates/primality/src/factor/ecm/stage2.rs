@@ -21,6 +21,9 @@ use crate::ring::{Gcd, Ring};
 /// Giant steps normalised together (one inversion each).
 const GIANT_BATCH: usize = 64;
 
+/// Baby steps taken between two looks at the effort.
+const BABY_POLL: u64 = 128;
+
 /// Which differences `x([vD]Q) - x([u]Q)` stage 2 multiplies together.
 #[derive(Debug)]
 pub(crate) struct Plan {
@@ -130,8 +133,9 @@ pub(crate) fn run<R: Ring>(
     plan: &Plan,
     effort: &Effort,
 ) -> Found {
-    let babies = match baby_steps(ring, a24, q, plan) {
-        Ok(b) => b,
+    let babies = match baby_steps(ring, a24, q, plan, effort) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Found::OutOfEffort,
         Err(g) => return from_gcd(g),
     };
     let giant = multiply(ring, a24, q, plan.d);
@@ -142,6 +146,9 @@ pub(crate) fn run<R: Ring>(
     } else {
         giant.clone()
     };
+    if effort.is_exhausted() {
+        return Found::OutOfEffort;
+    }
     let mut acc = ring.one();
     let mut v = plan.v_first;
     let mut batch = Vec::with_capacity(GIANT_BATCH);
@@ -174,21 +181,24 @@ pub(crate) fn run<R: Ring>(
                     acc = ring.mul(&acc, &ring.sub(xv, &babies[i]));
                 }
             }
-        }
-        if effort.is_exhausted() {
-            return Found::OutOfEffort;
+            // A row is up to a few hundred products (under a millisecond at 2048 bits); a
+            // batch of them would be tens of milliseconds past the deadline.
+            if effort.is_exhausted() {
+                return Found::OutOfEffort;
+            }
         }
     }
     from_gcd(ring.gcd(&acc))
 }
 
-/// The normalised `x([u] Q)` for the plan's baby steps.
+/// The normalised `x([u] Q)` for the plan's baby steps (`None`: the effort ran out first).
 fn baby_steps<R: Ring>(
     ring: &R,
     a24: &R::Elem,
     q: &Point<R::Elem>,
     plan: &Plan,
-) -> Result<Vec<R::Elem>, Gcd> {
+    effort: &Effort,
+) -> Result<Option<Vec<R::Elem>>, Gcd> {
     let q2 = double(ring, a24, q);
     let mut kept = Vec::with_capacity(plan.babies.len());
     let mut prev = q.clone(); // [u - 2] Q
@@ -206,8 +216,11 @@ fn baby_steps<R: Ring>(
         let next = add(ring, &cur, &q2, &prev);
         prev = std::mem::replace(&mut cur, next);
         u += 2;
+        if (u / 2).is_multiple_of(BABY_POLL) && effort.is_exhausted() {
+            return Ok(None);
+        }
     }
-    normalise(ring, &kept)
+    normalise(ring, &kept).map(Some)
 }
 
 #[cfg(test)]
