@@ -300,3 +300,102 @@ fn metrics_count_items() {
         text.contains(r#"prime_http_requests_total{route="/check-prime/batch",status="200"} 1"#)
     );
 }
+
+/// The server's peak resident memory, in KiB.
+fn vm_hwm_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Send `lines` lines of the largest prime below 2^64 (checked inline; 23 bytes a line) as an
+/// NDJSON stream in chunks from one thread, while this one reads the chunked answer; the
+/// answer lines that say "prime", and every line.
+fn stream_primes(addr: &str, key: &str, lines: usize) -> (usize, usize) {
+    const LINE: &str = "\"18446744073709551557\"\n";
+    let mut socket = TcpStream::connect(addr).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .unwrap();
+    write!(
+        socket,
+        "POST /check-prime/batch HTTP/1.1\r\nHost: x\r\nAuthorization: {key}\r\n\
+         Content-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    .unwrap();
+    let mut writer = socket.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        let chunk = LINE.repeat(1000);
+        for _ in 0..lines / 1000 {
+            write!(writer, "{:x}\r\n{chunk}\r\n", chunk.len()).unwrap();
+        }
+        write!(writer, "0\r\n\r\n").unwrap();
+    });
+    let mut reader = BufReader::new(socket);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "closed in the head: {head}"
+        );
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    let (mut primes, mut all) = (0, 0);
+    let mut partial = Vec::new();
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size).unwrap();
+        let size = usize::from_str_radix(size.trim(), 16).unwrap();
+        let mut data = vec![0; size + 2];
+        reader.read_exact(&mut data).unwrap();
+        if size == 0 {
+            break;
+        }
+        partial.extend_from_slice(&data[..size]);
+        while let Some(end) = partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = partial.drain(..=end).collect();
+            all += 1;
+            if line.ends_with(b"\"isPrime\":true,\"verdict\":\"prime\"}\n") {
+                primes += 1;
+            }
+        }
+    }
+    sender.join().unwrap();
+    (primes, all)
+}
+
+/// A million-line stream (23 MB in, 60 MB out) leaves the server's peak memory where a
+/// 100,000-line one put it: the body is read as the answer is pulled, never held whole. The
+/// real binary, so that `/proc` shows the server's memory alone.
+#[test]
+fn a_million_line_stream_keeps_the_server_memory_flat() {
+    let env = TestEnv::new();
+    let key = env.create_key("m", &["--limit", "2000000"]);
+    let server = env.spawn_process(&[]);
+    let mut peaks = Vec::new();
+    for lines in [100_000usize, 1_000_000] {
+        assert_eq!(stream_primes(&server.addr(), &key, lines), (lines, lines));
+        peaks.push(vm_hwm_kib(server.pid()));
+    }
+    assert_eq!(server.usage(&key)["used"], 1_100_000);
+    // Holding the million-line body (23 MB) or its answer (60 MB) would add tens of MiB.
+    assert!(
+        peaks[1] <= peaks[0] + 8 * 1024,
+        "peak memory {} KiB after 100,000 lines, {} KiB after 1,000,000",
+        peaks[0],
+        peaks[1]
+    );
+}
