@@ -11,6 +11,9 @@
 #                                            # ... plus one and two instances on PostgreSQL
 #
 #   ONLY_POLICIES=1 scripts/load-test.sh    # only the baseline and the key-policies comparison
+#   OLD_SERVER=/path/to/older/prime-server [OLD_POSTGRES_URL=postgres://.../other_db] \
+#     scripts/load-test.sh                   # ... plus the same metered and time runs against an
+#                                            # older build, in this same run (before/after ratios)
 #
 # Knobs (environment): DURATION (default 10s), CONNECTIONS (16), WRK_THREADS (2), WORKERS
 # (actix workers per server, default: number of cores).
@@ -216,4 +219,23 @@ if [ -n "${PRIME_LOAD_POSTGRES_URL:-}" ]; then
   printf '| metered /check-prime (PostgreSQL, two instances, one key) | %.0f | %.0f%% | 200s seen by wrk: %s, units consumed: %s |\n' \
     "$total" "$(echo "100 * $total / $BASE_RPS" | bc -l)" \
     "$(($(ok_count "$WORK/pg-a.txt") + $(ok_count "$WORK/pg-b.txt")))" "$((after - before))"
+fi
+
+# The same measurements against an older build (its own database: schemas differ), to show a
+# change made the server no slower, in one run.
+if [ -n "${OLD_SERVER:-}" ]; then
+  NEW_SERVER="$SERVER"
+  SERVER="$OLD_SERVER"
+  DB_OLD="sqlite://$WORK/old.db"
+  start_server old "$DB_OLD"
+  bench_metered "SQLite, OLD_SERVER" "$DB_OLD" "$URL_old"
+  run_wrk "$WORK/old-time.txt" "$URL_old/get-current-time" "$KEY_LAST" ""
+  OLD_TIME_RPS="$(rps "$WORK/old-time.txt")"
+  printf '| /get-current-time (SQLite, OLD_SERVER) | %s | %.0f%% | authenticated, not metered |\n' \
+    "$OLD_TIME_RPS" "$(echo "100 * $OLD_TIME_RPS / $BASE_RPS" | bc -l)"
+  if [ -n "${OLD_POSTGRES_URL:-}" ]; then
+    start_server oldpg "$OLD_POSTGRES_URL"
+    bench_metered "PostgreSQL, one instance, OLD_SERVER" "$OLD_POSTGRES_URL" "$URL_oldpg"
+  fi
+  SERVER="$NEW_SERVER"
 fi
