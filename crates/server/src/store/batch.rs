@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{Consumed, KeyRecord, Policies, StoreError};
-use crate::domain::burst::{Rate, pace};
+use crate::domain::burst::{BurstState, Rate, pace};
 use crate::domain::keys::KeyHash;
 use crate::domain::quota::{Decision, Demand, KeyState, Refusal, decide};
 use crate::domain::schedule::{Period, Schedules};
@@ -189,23 +189,10 @@ fn settle_one(
         if let Some(refusal) = state.refusal(job.now) {
             return Consumed::new(prefix, Decision::Refused(refusal), None);
         }
-        let rate = match job.pacing {
-            Pacing::Skip => None,
-            Pacing::Pace | Pacing::Only => row.rate.or(policies.default_rate),
-        };
-        if let Some(rate) = rate {
-            let (tat, b) = pace(rate, row.tat_us, job.now_us);
-            burst = Some(b);
-            if b.limited() {
-                let quota = state.quota_at(job.now, schedules);
-                return Consumed::new(prefix, Decision::Exhausted { quota }, burst);
-            }
-            row.tat_us = tat;
-            row.changed = true;
-        }
-        if job.pacing == Pacing::Only {
-            let quota = state.quota_at(job.now, schedules);
-            return Consumed::new(prefix, Decision::Granted { units: 0, quota }, burst);
+        let (paced, stop) = pace_job(job, row, &state, schedules, policies);
+        burst = paced;
+        if let Some(decision) = stop {
+            return Consumed::new(prefix, decision, burst);
         }
     }
     let decision = decide(Some(&state), job.demand, job.now, schedules);
@@ -226,6 +213,38 @@ fn settle_one(
         }
     }
     Consumed::new(prefix, decision, burst)
+}
+
+/// The burst limit's part of a job (not a give-back): the burst state after it, and the
+/// decision that ends the job there (over the limit: exhausted; `Pacing::Only`: granted with
+/// no unit). The row's GCRA state moves on only for a request let through.
+fn pace_job(
+    job: &ConsumeJob,
+    row: &mut QuotaRow,
+    state: &KeyState,
+    schedules: &Schedules,
+    policies: &Policies,
+) -> (Option<BurstState>, Option<Decision>) {
+    let rate = match job.pacing {
+        Pacing::Skip => None,
+        Pacing::Pace | Pacing::Only => row.rate.or(policies.default_rate),
+    };
+    let mut burst = None;
+    if let Some(rate) = rate {
+        let (tat, b) = pace(rate, row.tat_us, job.now_us);
+        burst = Some(b);
+        if b.limited() {
+            let quota = state.quota_at(job.now, schedules);
+            return (burst, Some(Decision::Exhausted { quota }));
+        }
+        row.tat_us = tat;
+        row.changed = true;
+    }
+    if job.pacing == Pacing::Only {
+        let quota = state.quota_at(job.now, schedules);
+        return (burst, Some(Decision::Granted { units: 0, quota }));
+    }
+    (burst, None)
 }
 
 /// The distinct hashes of `jobs`, sorted (row locks are then always taken in the same order,

@@ -177,61 +177,11 @@ impl Session {
     /// Parse, charge, check and write one chunk; an error ends the stream after what was
     /// written.
     async fn answer(&mut self, lines: &[Bytes], out: &mut Vec<u8>) -> Result<(), ApiError> {
-        let (max_bits, max_proof_bits) =
-            (self.state.limits.max_bits, self.state.limits.max_proof_bits);
-        let options = self.options;
-        let mut items: Vec<Parsed> = lines
-            .iter()
-            .map(|l| {
-                number::parse_line(l, max_bits).and_then(|n| {
-                    match options.check_proof_size(&n, max_proof_bits) {
-                        Ok(()) => Ok(n),
-                        Err(e) => Err((n.echo_json(), e)),
-                    }
-                })
-            })
-            .collect();
+        let mut items = self.parse_chunk(lines);
         let mut end = self.spend_work(&mut items);
-        let valid = items.iter().filter(|i| i.is_ok()).count() as u64;
-        let mut charged = None;
-        let now_us = Utc::now().timestamp_micros();
-        let now = now_us.div_euclid(1_000_000);
-        if valid > 0 {
-            let demand = Demand::UpTo(valid);
-            let (req, state, hash) = (&self.req, &self.state, &self.hash);
-            let outcome = if self.paced {
-                consume_more(req, state, hash, demand, now_us).await
-            } else {
-                consume(req, state, hash, demand, now_us).await
-            };
-            match outcome {
-                Ok(Charged {
-                    units,
-                    quota,
-                    burst,
-                }) => {
-                    if !self.paced {
-                        self.paced = true;
-                        self.quota = Some((quota, burst, now));
-                    }
-                    charged = Some((units, quota));
-                    if units < valid {
-                        self.state.metrics.policy_rejection("quota");
-                        cut_after_valid(&mut items, units);
-                        end = Some(ApiError::QuotaExhausted { quota, now });
-                    }
-                }
-                Err(e) => {
-                    cut_after_valid(&mut items, 0);
-                    end = Some(e);
-                }
-            }
-        } else if !self.paced {
-            // No unit to take, but nothing is answered before the request has its place in
-            // the burst limit.
-            let paced = pace(&self.req, &self.state, &self.hash, now_us).await?;
-            self.paced = true;
-            self.quota = Some((paced.quota, paced.burst, now));
+        let (charged, cut) = self.charge(&mut items).await?;
+        if cut.is_some() {
+            end = cut;
         }
         let numbers: Vec<Number> = items
             .iter()
@@ -252,6 +202,78 @@ impl Session {
         count_checks(&self.state, &numbers, &outcomes);
         write_lines(out, &items, &numbers, &outcomes)?;
         end.map_or(Ok(()), Err)
+    }
+
+    /// The chunk's lines as numbers, or each line's own error (a number too large for the
+    /// proof asked for included).
+    fn parse_chunk(&self, lines: &[Bytes]) -> Vec<Parsed> {
+        let (max_bits, max_proof_bits) =
+            (self.state.limits.max_bits, self.state.limits.max_proof_bits);
+        let options = self.options;
+        lines
+            .iter()
+            .map(|l| {
+                number::parse_line(l, max_bits).and_then(|n| {
+                    match options.check_proof_size(&n, max_proof_bits) {
+                        Ok(()) => Ok(n),
+                        Err(e) => Err((n.echo_json(), e)),
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// Take the units of the valid `items` ("as many as are left"; the stream's first charge
+    /// also takes its place in the burst limit). The units taken and the quota after them,
+    /// and the error that ends the stream after the items that got a unit (those past it are
+    /// dropped). `Err`: refused before anything of this chunk is answered.
+    async fn charge(
+        &mut self,
+        items: &mut Vec<Parsed>,
+    ) -> Result<(Option<(u64, QuotaState)>, Option<ApiError>), ApiError> {
+        let valid = items.iter().filter(|i| i.is_ok()).count() as u64;
+        let now_us = Utc::now().timestamp_micros();
+        let now = now_us.div_euclid(1_000_000);
+        if valid == 0 {
+            if !self.paced {
+                // No unit to take, but nothing is answered before the request has its place
+                // in the burst limit.
+                let paced = pace(&self.req, &self.state, &self.hash, now_us).await?;
+                self.paced = true;
+                self.quota = Some((paced.quota, paced.burst, now));
+            }
+            return Ok((None, None));
+        }
+        let demand = Demand::UpTo(valid);
+        let (req, state, hash) = (&self.req, &self.state, &self.hash);
+        let outcome = if self.paced {
+            consume_more(req, state, hash, demand, now_us).await
+        } else {
+            consume(req, state, hash, demand, now_us).await
+        };
+        match outcome {
+            Ok(Charged {
+                units,
+                quota,
+                burst,
+            }) => {
+                if !self.paced {
+                    self.paced = true;
+                    self.quota = Some((quota, burst, now));
+                }
+                let mut cut = None;
+                if units < valid {
+                    self.state.metrics.policy_rejection("quota");
+                    cut_after_valid(items, units);
+                    cut = Some(ApiError::QuotaExhausted { quota, now });
+                }
+                Ok((Some((units, quota)), cut))
+            }
+            Err(e) => {
+                cut_after_valid(items, 0);
+                Ok((None, Some(e)))
+            }
+        }
     }
 
     /// Spend the work of `items` in order; at the first number over what is left, drop it and
