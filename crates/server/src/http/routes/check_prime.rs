@@ -273,7 +273,32 @@ pub async fn check_prime(
     let echo = RawValue::from_string(number.echo_json())
         .map_err(|e| ApiError::Internal(format!("echo of a parsed number: {e}")))?;
     let bits = number.bits();
-    // A large number's CPU place is taken before the unit, so a saturated pool charges nothing.
+    let work = state.work;
+    let (outcome, charged, now) = metered_work(&req, &state, &hash, bits, move || {
+        work.run(&number.value, options)
+    })
+    .await?;
+    state.metrics.checks(bits, outcome.verdict.as_str(), 1);
+    let mut builder = HttpResponse::Ok();
+    insert_policy_headers(&mut builder, &charged.quota, charged.burst.as_ref(), now);
+    Ok(builder.json(CheckResponse::new(&echo, &outcome)))
+}
+
+/// One unit's worth of work on a number of `bits` bits: a CPU place for a large number (taken
+/// before the unit, so a saturated pool charges nothing), the unit, then `work` on the pool
+/// (inline for a small number). A unit whose work fails inside the server is given back. The
+/// result, what was charged, and the time (Unix seconds) of the charge.
+pub async fn metered_work<T, F>(
+    req: &HttpRequest,
+    state: &AppState,
+    hash: &KeyHash,
+    bits: u64,
+    work: F,
+) -> Result<(T, Charged, i64), ApiError>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
     let slot = if bits > INLINE_BITS {
         Some(state.cpu.reserve().await?)
     } else {
@@ -281,19 +306,15 @@ pub async fn check_prime(
     };
     let now_us = Utc::now().timestamp_micros();
     let now = now_us.div_euclid(1_000_000);
-    let Charged { quota, burst, .. } = consume_one(&req, &state, &hash, now_us).await?;
-    let work = state.work;
-    let outcome = match slot {
-        Some(slot) => slot.run(move || work.run(&number.value, options)).await,
-        None => std::panic::catch_unwind(|| work.run(&number.value, options))
+    let charged = consume_one(req, state, hash, now_us).await?;
+    let done = match slot {
+        Some(slot) => slot.run(work).await,
+        // The work's state is dropped with the request if it panics.
+        None => std::panic::catch_unwind(std::panic::AssertUnwindSafe(work))
             .map_err(|_| PoolError::Panicked),
     };
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(e) => return Err(give_back(&state, &hash, &quota, 1, e.into()).await),
-    };
-    state.metrics.checks(bits, outcome.verdict.as_str(), 1);
-    let mut builder = HttpResponse::Ok();
-    insert_policy_headers(&mut builder, &quota, burst.as_ref(), now);
-    Ok(builder.json(CheckResponse::new(&echo, &outcome)))
+    match done {
+        Ok(done) => Ok((done, charged, now)),
+        Err(e) => Err(give_back(state, hash, &charged.quota, 1, e.into()).await),
+    }
 }

@@ -8,13 +8,9 @@
 
 use actix_web::web::Payload;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use serde::Serialize;
 
-use super::check_prime::{
-    INLINE_BITS, check_content_type, consume_one, give_back, read_body_up_to,
-};
-use crate::cpu_pool::PoolError;
+use super::check_prime::{check_content_type, metered_work, read_body_up_to};
 use crate::domain::certificate;
 use crate::http::auth::admit;
 use crate::http::headers::insert_policy_headers;
@@ -73,26 +69,11 @@ pub async fn verify_certificate(
     if bits > limits.max_proof_bits {
         return Err(ApiError::CertificateTooLarge(limits.max_proof_bits));
     }
-    let slot = if bits > INLINE_BITS {
-        Some(state.cpu.reserve().await?)
-    } else {
-        None
-    };
-    let now_us = Utc::now().timestamp_micros();
-    let now = now_us.div_euclid(1_000_000);
-    let charged = consume_one(&req, &state, &hash, now_us).await?;
-    let quota = charged.quota;
     let number = certificate.number().to_string();
-    let verified = match slot {
-        Some(slot) => slot.run(move || certificate.verify()).await,
-        None => std::panic::catch_unwind(|| certificate.verify()).map_err(|_| PoolError::Panicked),
-    };
-    let verified = match verified {
-        Ok(verified) => verified,
-        Err(e) => return Err(give_back(&state, &hash, &quota, 1, e.into()).await),
-    };
+    let (verified, charged, now) =
+        metered_work(&req, &state, &hash, bits, move || certificate.verify()).await?;
     let mut builder = HttpResponse::Ok();
-    insert_policy_headers(&mut builder, &quota, charged.burst.as_ref(), now);
+    insert_policy_headers(&mut builder, &charged.quota, charged.burst.as_ref(), now);
     Ok(builder.json(VerifyResponse {
         valid: verified.is_ok(),
         number,
