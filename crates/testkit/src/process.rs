@@ -145,6 +145,17 @@ impl ServerProcess {
         self.child.id()
     }
 
+    /// A memory figure of the process from `/proc/PID/status`, in KiB: `"VmRSS"` (resident
+    /// now), `"VmHWM"` (peak resident), ...
+    pub fn memory_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc/{}/status", self.pid()))
+    }
+
     /// SIGKILL, and wait for the exit.
     pub fn kill9(mut self) {
         self.child.kill().unwrap();

@@ -301,16 +301,6 @@ fn metrics_count_items() {
     );
 }
 
-/// The server's peak resident memory, in KiB.
-fn vm_hwm_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// Send `lines` lines of the largest prime below 2^64 (checked inline; 23 bytes a line) as an
 /// NDJSON stream in chunks from one thread, while this one reads the chunked answer; the
 /// answer lines that say "prime", and every line.
@@ -388,7 +378,7 @@ fn a_million_line_stream_keeps_the_server_memory_flat() {
     let mut peaks = Vec::new();
     for lines in [100_000usize, 1_000_000] {
         assert_eq!(stream_primes(&server.addr(), &key, lines), (lines, lines));
-        peaks.push(vm_hwm_kib(server.pid()));
+        peaks.push(server.memory_kib("VmHWM"));
     }
     assert_eq!(server.usage(&key)["used"], 1_100_000);
     // Holding the million-line body (23 MB) or its answer (60 MB) would add tens of MiB.

@@ -118,7 +118,7 @@ fn a_thousand_stalled_unknown_keys_are_answered_at_once() {
     let _ = env.create_key("someone", &[]);
     let server = env.spawn_process(&["--auth-failure-burst", "1000000"]);
     let addr = server.addr();
-    let rss_before = rss_kib(server.pid());
+    let rss_before = server.memory_kib("VmRSS");
     let health = {
         let url = server.url("/healthz");
         std::thread::spawn(move || {
@@ -150,7 +150,7 @@ fn a_thousand_stalled_unknown_keys_are_answered_at_once() {
         }
         answers
     });
-    let rss_after = rss_kib(server.pid());
+    let rss_after = server.memory_kib("VmRSS");
     let slowest = answers.iter().map(|(t, _)| *t).max().unwrap();
     for (_, answer) in &answers {
         assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
@@ -171,15 +171,6 @@ fn a_thousand_stalled_unknown_keys_are_answered_at_once() {
     eprintln!(
         "1000 stalled unknown keys: slowest 401 after {slowest:?}, healthz p99 {p99:?}, +{grown_mib} MiB"
     );
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
 }
 
 /// Under a 200-descriptor limit, 180 stalled connections with unknown keys (and 180 with a valid
