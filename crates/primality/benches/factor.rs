@@ -13,6 +13,8 @@
 //!
 //! Each input is built from primes of known size with a fixed seed and checked to multiply back.
 
+mod support;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -21,20 +23,7 @@ use num_bigint::{BigRng010, BigUint};
 use primality::{Effort, factorize, factorize_u64, is_prime, is_prime_u64};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-
-fn prime_of_bits(rng: &mut StdRng, bits: u64) -> BigUint {
-    loop {
-        let mut x = rng.random_biguint(bits);
-        x.set_bit(bits - 1, true);
-        x.set_bit(0, true);
-        while !is_prime(&x) {
-            x += 2u8;
-        }
-        if x.bits() == bits {
-            return x;
-        }
-    }
-}
+use support::random_prime;
 
 fn prime_of_digits(rng: &mut StdRng, digits: u32) -> BigUint {
     let lo = BigUint::from(10u8).pow(digits - 1);
@@ -90,11 +79,11 @@ fn bench_u64(c: &mut Criterion) {
         .collect();
     let semiprimes: Vec<u64> = (0..100)
         .map(|_| {
-            let p = prime_of_bits(&mut rng, 32)
+            let p = random_prime(&mut rng, 32)
                 .iter_u64_digits()
                 .next()
                 .unwrap_or(3);
-            let q = prime_of_bits(&mut rng, 32)
+            let q = random_prime(&mut rng, 32)
                 .iter_u64_digits()
                 .next()
                 .unwrap_or(3);
@@ -128,7 +117,7 @@ fn bench_methods(c: &mut Criterion) {
             if acc.bits() < 256 { acc * p } else { acc }
         });
     cases.push(("trial", "256_bits".into(), trial));
-    let rho = prime_of_bits(&mut rng, 24) * prime_of_bits(&mut rng, 104);
+    let rho = random_prime(&mut rng, 24) * random_prime(&mut rng, 104);
     cases.push(("rho", "24x104_bits".into(), rho));
     let pm1 = smooth_prime(&mut rng, 100, 20_000) * prime_of_digits(&mut rng, 60);
     cases.push(("pm1", "100_bit_smooth_x_60_digits".into(), pm1));

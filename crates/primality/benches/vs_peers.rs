@@ -5,15 +5,18 @@
 //!
 //! Each peer's answer is checked against ours on every input before timing.
 
+mod support;
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use num_bigint::{BigRng010, BigUint};
+use num_bigint::BigUint;
 use primality::{is_prime, is_prime_u64};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rug::Integer;
 use rug::integer::IsPrime;
+use support::random_prime;
 
 const TUTORIAL: &str = "172983479832623897492387592384682937659382477";
 
@@ -23,20 +26,6 @@ fn gmp_is_prime(n: &Integer) -> bool {
 
 fn to_rug(n: &BigUint) -> Integer {
     Integer::from_str_radix(&n.to_str_radix(16), 16).unwrap_or_default()
-}
-
-fn random_prime(rng: &mut StdRng, bits: u64) -> BigUint {
-    loop {
-        let mut x = rng.random_biguint(bits);
-        x.set_bit(bits - 1, true);
-        x.set_bit(0, true);
-        while !is_prime(&x) {
-            x += 2u8;
-        }
-        if x.bits() == bits {
-            return x;
-        }
-    }
 }
 
 fn bench_tutorial(c: &mut Criterion) {
