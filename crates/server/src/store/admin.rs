@@ -1,7 +1,7 @@
 //! Key administration and scheduled resets, written once for both backends against [`Tx`].
 //! Each function takes its transaction by value and commits it.
 
-use super::sql::{Param, Tx, key_record, select_keys, stored};
+use super::sql::{Param, Sql, Tx, key_record, select_keys, stored};
 use super::{KeyPolicy, KeyRecord, KeyUpdate, NewKey, StoreError};
 use crate::domain::burst::Rate;
 use crate::domain::schedule::Schedules;
@@ -23,11 +23,88 @@ fn first_int(rows: &[super::sql::Row], what: &str) -> Result<i64, StoreError> {
 }
 
 /// A rate's two stored columns.
-fn rate_params(rate: Option<Rate>) -> [Param<'static>; 2] {
+pub(super) fn rate_params(rate: Option<Rate>) -> [Param<'static>; 2] {
     [
         Param::OptInt(rate.map(|r| i64::from(r.count))),
         Param::OptInt(rate.map(|r| i64::from(r.period_secs))),
     ]
+}
+
+/// The statements that change the terms of a quota holder's row (`$1`: its id).
+pub(super) struct TermStatements {
+    limit: Sql,
+    /// `$2` the schedule, `$3`/`$4` the period it opens, `$5` now.
+    schedule: Sql,
+    no_schedule: Sql,
+    rate: Sql,
+}
+
+/// A key's own quota.
+const KEY_TERMS: TermStatements = TermStatements {
+    limit: "UPDATE api_keys SET quota_limit = $2 WHERE id = $1",
+    schedule: "UPDATE api_keys SET reset_schedule = $2, period_start = $3, \
+        next_reset_at = CASE WHEN next_reset_at <= $5 THEN next_reset_at ELSE $4 END \
+        WHERE id = $1",
+    no_schedule: "UPDATE api_keys SET reset_schedule = NULL WHERE id = $1",
+    rate: "UPDATE api_keys SET rate_count = $2, rate_period_secs = $3 WHERE id = $1",
+};
+
+/// A group's quota.
+pub(super) const GROUP_TERMS: TermStatements = TermStatements {
+    limit: "UPDATE quota_groups SET quota_limit = $2 WHERE id = $1",
+    schedule: "UPDATE quota_groups SET reset_schedule = $2, period_start = $3, \
+        next_reset_at = CASE WHEN next_reset_at <= $5 THEN next_reset_at ELSE $4 END \
+        WHERE id = $1",
+    no_schedule: "UPDATE quota_groups SET reset_schedule = NULL WHERE id = $1",
+    rate: "UPDATE quota_groups SET rate_count = $2, rate_period_secs = $3 WHERE id = $1",
+};
+
+/// New terms for a quota holder (a key or a group); `None`: unchanged.
+pub(super) struct Terms<'a> {
+    pub limit: Option<u64>,
+    /// `Some(Some(cron))` moves the holder onto that schedule now (usage in the current period
+    /// is kept), `Some(None)` returns it to the server default.
+    pub reset_schedule: &'a Option<Option<String>>,
+    /// `Some(Some(rate))` sets a burst limit, `Some(None)` removes it.
+    pub rate: Option<Option<Rate>>,
+}
+
+/// Change the terms of holder `id` with `statements`, in `tx` (not committed).
+pub(super) async fn update_terms(
+    tx: &mut impl Tx,
+    statements: &TermStatements,
+    id: i64,
+    terms: Terms<'_>,
+    schedules: &Schedules,
+    now: i64,
+) -> Result<(), StoreError> {
+    let id = Param::Int(id);
+    if let Some(limit) = terms.limit {
+        tx.run(statements.limit, &[id, Param::Int(stored(limit)?)])
+            .await?;
+    }
+    match terms.reset_schedule {
+        Some(Some(schedule)) => {
+            let p = schedules.period_for(Some(schedule), now);
+            let params = [
+                id,
+                Param::Text(schedule),
+                Param::Int(p.start),
+                Param::Int(p.end),
+                Param::Int(now),
+            ];
+            tx.run(statements.schedule, &params).await?;
+        }
+        Some(None) => {
+            tx.run(statements.no_schedule, &[id]).await?;
+        }
+        None => {}
+    }
+    if let Some(rate) = terms.rate {
+        let [count, period] = rate_params(rate);
+        tx.run(statements.rate, &[id, count, period]).await?;
+    }
+    Ok(())
 }
 
 async fn insert_key(
@@ -165,45 +242,20 @@ pub(super) async fn update(
     if exists.rows.is_empty() {
         return Ok(false);
     }
-    let id = Param::Int(id);
     if let Some(name) = &update.name {
         let sql = "UPDATE api_keys SET name = $2 WHERE id = $1";
-        tx.run(sql, &[id, Param::Text(name)]).await?;
+        tx.run(sql, &[Param::Int(id), Param::Text(name)]).await?;
     }
-    if let Some(limit) = update.limit {
-        let sql = "UPDATE api_keys SET quota_limit = $2 WHERE id = $1";
-        tx.run(sql, &[id, Param::Int(stored(limit)?)]).await?;
-    }
-    match &update.reset_schedule {
-        Some(Some(schedule)) => {
-            // Move the key onto its new schedule now; usage in the current period is kept.
-            let p = schedules.period_for(Some(schedule), now);
-            let sql = "UPDATE api_keys SET reset_schedule = $2, period_start = $3, \
-                next_reset_at = CASE WHEN next_reset_at <= $5 THEN next_reset_at ELSE $4 END \
-                WHERE id = $1";
-            let params = [
-                id,
-                Param::Text(schedule),
-                Param::Int(p.start),
-                Param::Int(p.end),
-                Param::Int(now),
-            ];
-            tx.run(sql, &params).await?;
-        }
-        Some(None) => {
-            let sql = "UPDATE api_keys SET reset_schedule = NULL WHERE id = $1";
-            tx.run(sql, &[id]).await?;
-        }
-        None => {}
-    }
-    if let Some(rate) = update.rate {
-        let [count, period] = rate_params(rate);
-        let sql = "UPDATE api_keys SET rate_count = $2, rate_period_secs = $3 WHERE id = $1";
-        tx.run(sql, &[id, count, period]).await?;
-    }
+    let terms = Terms {
+        limit: update.limit,
+        reset_schedule: &update.reset_schedule,
+        rate: update.rate,
+    };
+    update_terms(&mut tx, &KEY_TERMS, id, terms, schedules, now).await?;
     if let Some(expires_at) = update.expires_at {
         let sql = "UPDATE api_keys SET expires_at = $2 WHERE id = $1";
-        tx.run(sql, &[id, Param::OptInt(expires_at)]).await?;
+        tx.run(sql, &[Param::Int(id), Param::OptInt(expires_at)])
+            .await?;
     }
     tx.commit().await?;
     Ok(true)

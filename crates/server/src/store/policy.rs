@@ -1,6 +1,7 @@
 //! Key policies' administration, written once for both backends against [`Tx`]: quota groups,
 //! rotation with grace, usage history. Each function takes its transaction by value.
 
+use super::admin::{GROUP_TERMS, Terms, rate_params, update_terms};
 use super::sql::{Param, Row, Tx, stored};
 use super::{DayUsage, GroupRecord, GroupUpdate, NewGroup, NewKey, Rotation, StoreError};
 use crate::domain::burst::Rate;
@@ -39,13 +40,6 @@ fn group_record(row: &Row) -> Result<GroupRecord, StoreError> {
         created_at: row.int(9)?,
         keys: row.unsigned(10)?,
     })
-}
-
-fn rate_params(rate: Option<Rate>) -> [Param<'static>; 2] {
-    [
-        Param::OptInt(rate.map(|r| i64::from(r.count))),
-        Param::OptInt(rate.map(|r| i64::from(r.period_secs))),
-    ]
 }
 
 /// Create a group; `None` when the name is taken.
@@ -108,37 +102,12 @@ pub(super) async fn update_group(
     let Some(group) = get(&mut tx, name).await? else {
         return Ok(false);
     };
-    let id = Param::Int(group.id);
-    if let Some(limit) = update.limit {
-        let sql = "UPDATE quota_groups SET quota_limit = $2 WHERE id = $1";
-        tx.run(sql, &[id, Param::Int(stored(limit)?)]).await?;
-    }
-    match &update.reset_schedule {
-        Some(Some(schedule)) => {
-            let p = schedules.period_for(Some(schedule), now);
-            let sql = "UPDATE quota_groups SET reset_schedule = $2, period_start = $3, \
-                next_reset_at = CASE WHEN next_reset_at <= $5 THEN next_reset_at ELSE $4 END \
-                WHERE id = $1";
-            let params = [
-                id,
-                Param::Text(schedule),
-                Param::Int(p.start),
-                Param::Int(p.end),
-                Param::Int(now),
-            ];
-            tx.run(sql, &params).await?;
-        }
-        Some(None) => {
-            let sql = "UPDATE quota_groups SET reset_schedule = NULL WHERE id = $1";
-            tx.run(sql, &[id]).await?;
-        }
-        None => {}
-    }
-    if let Some(rate) = update.rate {
-        let [count, period] = rate_params(rate);
-        let sql = "UPDATE quota_groups SET rate_count = $2, rate_period_secs = $3 WHERE id = $1";
-        tx.run(sql, &[id, count, period]).await?;
-    }
+    let terms = Terms {
+        limit: update.limit,
+        reset_schedule: &update.reset_schedule,
+        rate: update.rate,
+    };
+    update_terms(&mut tx, &GROUP_TERMS, group.id, terms, schedules, now).await?;
     tx.commit().await?;
     Ok(true)
 }
