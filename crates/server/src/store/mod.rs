@@ -366,14 +366,8 @@ impl Store {
         demand: Demand,
         now_us: i64,
     ) -> Result<Consumed, StoreError> {
-        self.run_job(batch::ConsumeJob {
-            hash: *hash,
-            demand,
-            now: now_us.div_euclid(1_000_000),
-            now_us,
-            pacing: batch::Pacing::Pace,
-        })
-        .await
+        self.run_job(hash, demand, now_us, batch::Pacing::Pace)
+            .await
     }
 
     /// [`Store::consume_at`] for a later charge of a request that took its place in the burst
@@ -385,31 +379,33 @@ impl Store {
         demand: Demand,
         now_us: i64,
     ) -> Result<Consumed, StoreError> {
-        self.run_job(batch::ConsumeJob {
-            hash: *hash,
-            demand,
-            now: now_us.div_euclid(1_000_000),
-            now_us,
-            pacing: batch::Pacing::Skip,
-        })
-        .await
+        self.run_job(hash, demand, now_us, batch::Pacing::Skip)
+            .await
     }
 
     /// Take a place in the burst limit only (the routes that are not metered): the decision is
     /// `Granted { units: 0, .. }` with the current quota, `Refused`, or — over the burst limit —
     /// `Exhausted` with [`Consumed::burst_limited`].
     pub async fn pace(&self, hash: &KeyHash, now_us: i64) -> Result<Consumed, StoreError> {
-        self.run_job(batch::ConsumeJob {
-            hash: *hash,
-            demand: Demand::Exactly(0),
-            now: now_us.div_euclid(1_000_000),
-            now_us,
-            pacing: batch::Pacing::Only,
-        })
-        .await
+        self.run_job(hash, Demand::Exactly(0), now_us, batch::Pacing::Only)
+            .await
     }
 
-    async fn run_job(&self, job: batch::ConsumeJob) -> Result<Consumed, StoreError> {
+    /// One consume job at `now_us` (Unix microseconds; its second is derived here, once).
+    async fn run_job(
+        &self,
+        hash: &KeyHash,
+        demand: Demand,
+        now_us: i64,
+        pacing: batch::Pacing,
+    ) -> Result<Consumed, StoreError> {
+        let job = batch::ConsumeJob {
+            hash: *hash,
+            demand,
+            now: now_us.div_euclid(1_000_000),
+            now_us,
+            pacing,
+        };
         match self {
             Store::Sqlite(s) => s.consume(job).await,
             Store::Postgres(s) => s.consume(job).await,
