@@ -134,6 +134,71 @@ pub struct Waiting {
     pub verbose: bool,
 }
 
+/// How a 429 is waited out.
+#[derive(Debug)]
+pub struct Pause {
+    /// How long to sleep.
+    pub sleep: Duration,
+    /// What the sleep counts against `--max-wait`.
+    pub counted: Duration,
+    /// The line to say on stderr, if any.
+    pub note: Option<String>,
+}
+
+impl Waiting {
+    /// How to wait out the 429 `info` of a call that has waited `waited` already: with
+    /// `--wait`, until the quota resets; a burst-limit 429 even without `--wait`, for its
+    /// `Retry-After` (it charged nothing and is short). Beyond `--max-wait` in all for the call,
+    /// or when neither applies, the quota error to report.
+    pub fn pause_for(
+        &self,
+        mut info: Box<crate::api::Exhausted>,
+        waited: Duration,
+    ) -> Result<Pause, ClientError> {
+        let burst = info.limit == Limit::Burst;
+        if (!self.wait && !burst) || info.note.is_some() {
+            return Err(ClientError::QuotaExhausted(info));
+        }
+        let secs = if burst {
+            info.retry_after.unwrap_or(1).max(1)
+        } else {
+            info.retry_after
+                .or_else(|| info.quota.as_ref().and_then(|q| q.reset_in))
+                .unwrap_or(crate::DEFAULT_WAIT_SECS)
+                .max(1)
+        };
+        let pause = Duration::from_secs(secs);
+        if waited + pause > self.max_wait {
+            info.note = Some(format!(
+                "not waiting: that is more than --max-wait {}",
+                output::duration(self.max_wait.as_secs())
+            ));
+            return Err(ClientError::QuotaExhausted(info));
+        }
+        Ok(if burst {
+            Pause {
+                sleep: pause,
+                counted: pause,
+                note: self.verbose.then(|| {
+                    format!(
+                        "rate limited (burst); waiting {} (Retry-After)",
+                        output::duration(secs)
+                    )
+                }),
+            }
+        } else {
+            Pause {
+                sleep: pause + crate::WAIT_MARGIN,
+                counted: pause,
+                note: Some(format!(
+                    "quota exhausted; waiting {} for the reset (--wait)",
+                    output::duration(secs)
+                )),
+            }
+        })
+    }
+}
+
 /// Answer the chunks of `jobs` in order, one [`Event::Done`] each, until the jobs end or an
 /// error stops the run.
 pub fn worker(api: &Api, waiting: Waiting, jobs: &Receiver<Vec<Item>>, events: &Sender<Event>) {
@@ -243,51 +308,19 @@ impl Checker<'_> {
         (results, None)
     }
 
-    /// With `--wait`, sleep until the reset (at most `--max-wait` in all for one number);
-    /// otherwise, or beyond that, the quota error. A burst-limit 429 is waited out (its
-    /// `Retry-After`) even without `--wait`, within `--max-wait`, as for one number at a time.
+    /// Wait out a 429 as [`Waiting::pause_for`] says (its note sent as an event), or the quota
+    /// error.
     fn wait_for_reset(
         &self,
-        mut info: Box<crate::api::Exhausted>,
+        info: Box<crate::api::Exhausted>,
         waited: &mut Duration,
     ) -> Result<(), ClientError> {
-        let burst = info.limit == Limit::Burst;
-        if (!self.waiting.wait && !burst) || info.note.is_some() {
-            return Err(ClientError::QuotaExhausted(info));
+        let pause = self.waiting.pause_for(info, *waited)?;
+        if let Some(note) = pause.note {
+            let _ = self.events.send(Event::Note(note));
         }
-        let secs = if burst {
-            info.retry_after.unwrap_or(1).max(1)
-        } else {
-            info.retry_after
-                .or_else(|| info.quota.as_ref().and_then(|q| q.reset_in))
-                .unwrap_or(crate::DEFAULT_WAIT_SECS)
-                .max(1)
-        };
-        let pause = Duration::from_secs(secs);
-        if *waited + pause > self.waiting.max_wait {
-            info.note = Some(format!(
-                "not waiting: that is more than --max-wait {}",
-                output::duration(self.waiting.max_wait.as_secs())
-            ));
-            return Err(ClientError::QuotaExhausted(info));
-        }
-        if burst {
-            if self.waiting.verbose {
-                let _ = self.events.send(Event::Note(format!(
-                    "rate limited (burst); waiting {} (Retry-After)",
-                    output::duration(secs)
-                )));
-            }
-            std::thread::sleep(pause);
-            *waited += pause;
-            return Ok(());
-        }
-        let _ = self.events.send(Event::Note(format!(
-            "quota exhausted; waiting {} for the reset (--wait)",
-            output::duration(secs)
-        )));
-        std::thread::sleep(pause + crate::WAIT_MARGIN);
-        *waited += pause;
+        std::thread::sleep(pause.sleep);
+        *waited += pause.counted;
         Ok(())
     }
 }

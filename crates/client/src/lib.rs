@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::api::{Answer, Api, ApiConfig, CheckAnswer, ClientError, Exhausted, Limit};
+use crate::api::{Answer, Api, ApiConfig, CheckAnswer, ClientError};
 use crate::batch::{Event, Items, Outcome, Waiting};
 use crate::cli::{CertificateFormat, Cli, Command};
 use crate::numbers::{Number, NumberStream, StreamItem};
@@ -320,11 +320,7 @@ impl<W: Write, E: Write> Session<'_, W, E> {
         let Some(api) = self.api.take() else {
             return Err(Halt::Error(ClientError::Usage("not connected".to_string())));
         };
-        let waiting = Waiting {
-            wait: self.cli.wait,
-            max_wait: self.cli.max_wait,
-            verbose: self.cli.verbose,
-        };
+        let waiting = self.waiting();
         let result = std::thread::scope(|scope| {
             let (job_tx, job_rx) = mpsc::channel();
             let (event_tx, event_rx) = mpsc::channel();
@@ -493,63 +489,26 @@ impl<W: Write, E: Write> Session<'_, W, E> {
                 return Err(ClientError::Usage("not connected".to_string()));
             };
             match call(api) {
-                Err(ClientError::QuotaExhausted(info))
-                    if info.limit == Limit::Burst && info.note.is_none() =>
-                {
-                    waited += self.pace(info, waited)?;
-                }
-                Err(ClientError::QuotaExhausted(mut info))
-                    if self.cli.wait && info.note.is_none() =>
-                {
-                    let secs = info
-                        .retry_after
-                        .or_else(|| info.quota.as_ref().and_then(|q| q.reset_in))
-                        .unwrap_or(DEFAULT_WAIT_SECS)
-                        .max(1);
-                    let pause = Duration::from_secs(secs);
-                    if waited + pause > self.cli.max_wait {
-                        info.note = Some(format!(
-                            "not waiting: that is more than --max-wait {}",
-                            output::duration(self.cli.max_wait.as_secs())
-                        ));
-                        return Err(ClientError::QuotaExhausted(info));
+                Err(ClientError::QuotaExhausted(info)) => {
+                    let pause = self.waiting().pause_for(info, waited)?;
+                    if let Some(note) = &pause.note {
+                        self.note(note);
                     }
-                    self.note(&format!(
-                        "quota exhausted; waiting {} for the reset (--wait)",
-                        output::duration(secs)
-                    ));
-                    std::thread::sleep(pause + WAIT_MARGIN);
-                    waited += pause;
+                    std::thread::sleep(pause.sleep);
+                    waited += pause.counted;
                 }
                 other => return other,
             }
         }
     }
 
-    /// Sleep out a burst-limit 429 (its `Retry-After`, at least 1 s) unless that would make
-    /// this call wait more than `--max-wait`; the time slept, or the error to report.
-    fn pace(
-        &mut self,
-        mut info: Box<Exhausted>,
-        waited: Duration,
-    ) -> Result<Duration, ClientError> {
-        let secs = info.retry_after.unwrap_or(1).max(1);
-        let pause = Duration::from_secs(secs);
-        if waited + pause > self.cli.max_wait {
-            info.note = Some(format!(
-                "not waiting: that is more than --max-wait {}",
-                output::duration(self.cli.max_wait.as_secs())
-            ));
-            return Err(ClientError::QuotaExhausted(info));
+    /// How this run waits out 429s (`--wait`, `--max-wait`, `-v`).
+    fn waiting(&self) -> Waiting {
+        Waiting {
+            wait: self.cli.wait,
+            max_wait: self.cli.max_wait,
+            verbose: self.cli.verbose,
         }
-        if self.cli.verbose {
-            self.note(&format!(
-                "rate limited (burst); waiting {} (Retry-After)",
-                output::duration(secs)
-            ));
-        }
-        std::thread::sleep(pause);
-        Ok(pause)
     }
 
     fn verbose_quota<T>(&mut self, answer: &Answer<T>) {
