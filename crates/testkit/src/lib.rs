@@ -24,4 +24,4 @@ pub use env::{TestEnv, pg_exec, pg_i64};
 pub use net::{ClosedPort, read_to_close, reset, stalled_request};
 pub use process::{ServerProcess, server_binary, use_server_binary};
 pub use reqwest::StatusCode;
-pub use target::{Target, assert_problem, client, concurrent_checks, count};
+pub use target::{Target, assert_problem, client, concurrent_checks, concurrent_posts, count};

@@ -77,11 +77,23 @@ impl Target {
 /// Fire `n` `/check-prime` requests at once (one thread each, released together by a barrier),
 /// sent round-robin to `urls` (full `/check-prime` URLs); the statuses in request order.
 pub fn concurrent_checks(urls: &[String], key: &str, n: usize) -> Vec<StatusCode> {
-    let barrier = Arc::new(Barrier::new(n));
-    let handles: Vec<_> = (0..n)
+    let requests = (0..n)
         .map(|i| {
-            let url = urls[i % urls.len()].clone();
-            let (key, barrier) = (key.to_owned(), Arc::clone(&barrier));
+            let body = format!("{{\"number\": {}}}", 1_000_003 + 2 * i);
+            (urls[i % urls.len()].clone(), key.to_owned(), body)
+        })
+        .collect();
+    concurrent_posts(requests)
+}
+
+/// Fire one JSON `POST` per `(url, key, body)` at once (one thread each, released together by
+/// a barrier); the statuses in request order.
+pub fn concurrent_posts(requests: Vec<(String, String, String)>) -> Vec<StatusCode> {
+    let barrier = Arc::new(Barrier::new(requests.len()));
+    let handles: Vec<_> = requests
+        .into_iter()
+        .map(|(url, key, body)| {
+            let barrier = Arc::clone(&barrier);
             std::thread::spawn(move || {
                 let client = client();
                 barrier.wait();
@@ -89,7 +101,7 @@ pub fn concurrent_checks(urls: &[String], key: &str, n: usize) -> Vec<StatusCode
                     .post(url)
                     .header("Authorization", key)
                     .header("Content-Type", "application/json")
-                    .body(format!("{{\"number\": {}}}", 1_000_003 + 2 * i))
+                    .body(body)
                     .send()
                     .unwrap()
                     .status()

@@ -2,7 +2,7 @@
 //! grace, usage history. SQLite always; PostgreSQL (two instances sharing one database) when
 //! `PRIME_TEST_POSTGRES_URL` is set.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -12,7 +12,7 @@ use prime_server::domain::schedule::Schedules;
 use prime_server::store::{DatabaseUrl, Policies, PoolOptions, Store, StoreOptions};
 use serde_json::Value;
 
-use crate::common::{StatusCode, TestEnv, assert_problem, client, count};
+use crate::common::{StatusCode, TestEnv, assert_problem, client, concurrent_posts, count};
 
 const SEVEN: &str = r#"{"number": 7}"#;
 const QUOTA_EXCEEDED: &str = "https://iana.org/assignments/http-problem-types#quota-exceeded";
@@ -35,26 +35,11 @@ fn header(r: &reqwest::blocking::Response, name: &str) -> String {
 
 /// Fire one `/check-prime` per `(url, key)` at once; the statuses in order.
 fn concurrent(requests: Vec<(String, String)>) -> Vec<StatusCode> {
-    let barrier = Arc::new(Barrier::new(requests.len()));
-    let handles: Vec<_> = requests
+    let requests = requests
         .into_iter()
-        .map(|(url, key)| {
-            let barrier = Arc::clone(&barrier);
-            std::thread::spawn(move || {
-                let client = client();
-                barrier.wait();
-                client
-                    .post(url)
-                    .header("Authorization", key)
-                    .header("Content-Type", "application/json")
-                    .body(SEVEN)
-                    .send()
-                    .unwrap()
-                    .status()
-            })
-        })
+        .map(|(url, key)| (url, key, SEVEN.to_owned()))
         .collect();
-    handles.into_iter().map(|h| h.join().unwrap()).collect()
+    concurrent_posts(requests)
 }
 
 /// N + k requests at once on a fresh key with a burst of N: exactly N `200`s, on one instance
