@@ -13,6 +13,8 @@
 #   scripts/batch-bench.sh        # knobs: DURATION (default 10s), CONNECTIONS (8), WORKERS (nproc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-8}"
@@ -38,7 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 URL="http://127.0.0.1:$port"
 DB="sqlite://$WORK/bench.db"
 KEY="$("$SERVER" keys create --name bench --limit 1000000000000 --database "$DB")"
@@ -49,7 +51,7 @@ KEY="$("$SERVER" keys create --name bench --limit 1000000000000 --database "$DB"
   >"$WORK/server.out" 2>"$WORK/server.log" &
 SERVER_PID=$!
 PIDS+=("$SERVER_PID")
-for _ in $(seq 1 100); do curl -fsS -o /dev/null "$URL/healthz" 2>/dev/null && break; sleep 0.1; done
+wait_ready "$URL"
 
 timed() { # command... -> wall-clock seconds on stdout
   local t0 t1; t0="$EPOCHREALTIME"; "$@"; t1="$EPOCHREALTIME"; python3 -c "print(f'{$t1 - $t0:.3f}')"

@@ -8,6 +8,8 @@
 # Knobs: PRIME_LOAD_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/test: the server
 # holding the scratch databases cmp_NAME), DURATION (5s), ROUNDS (2).
 set -euo pipefail
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 BASE="${PRIME_LOAD_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test}"
 DURATION="${DURATION:-5s}"
 ROUNDS="${ROUNDS:-2}"
@@ -22,7 +24,7 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = os.getenv("LOAD_KEY")
 wrk.body = '{"number": 1000003}'
 LUA
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+port="$(free_port)"
 for round in $(seq 1 "$ROUNDS"); do
   for spec in "$@"; do
     name="${spec%%=*}" server="${spec#*=}"
@@ -31,7 +33,7 @@ for round in $(seq 1 "$ROUNDS"); do
     key="$("$server" keys create --name "run$round-$RANDOM$RANDOM" --limit 1000000000 --database "$db" 2>/dev/null)"
     "$server" serve --bind "127.0.0.1:$port" --database "$db" --workers 2 >/dev/null 2>&1 &
     PID=$!
-    for _ in $(seq 1 100); do curl -fsS -o /dev/null "http://127.0.0.1:$port/healthz" 2>/dev/null && break; sleep 0.1; done
+    wait_ready "http://127.0.0.1:$port"
     rps="$(LOAD_KEY="$key" wrk -t2 -c16 -d"$DURATION" -s "$WORK/post.lua" "http://127.0.0.1:$port/check-prime" |
       awk '/^Requests\/sec:/ {print $2}')"
     echo "| $name | round $round | $rps |"

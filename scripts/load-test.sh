@@ -19,6 +19,8 @@
 # (actix workers per server, default: number of cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 
 DURATION="${DURATION:-10s}"
 CONNECTIONS="${CONNECTIONS:-16}"
@@ -45,19 +47,6 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-wait_ready() { # url
-  for _ in $(seq 1 100); do
-    if curl -fsS -o /dev/null "$1/healthz" 2>/dev/null; then return 0; fi
-    sleep 0.1
-  done
-  echo "server at $1 did not become ready" >&2
-  exit 1
-}
 
 # wrk script: POST a fixed JSON body with a key, count 200 responses per thread (printed at the
 # end as "ok=N") so the server's own count of consumed units can be compared with what clients saw.
