@@ -3,11 +3,16 @@
 //!
 //! Consumes are batched by one task ([`Batcher`]): one transaction per batch locks the rows
 //! that hold the batch's quotas, applies the rule ([`settle`]), writes the changed rows and the
-//! usage history in one statement ([`WRITE_OWN`], [`WRITE_BATCH`]) and commits. Row locks make it exact across
-//! instances. A batch whose keys all hold their own quota (the common case) is four round trips:
-//! `BEGIN`, the locking read of its keys by hash ([`own_keys_batch`]), the write, `COMMIT`; a
-//! batch with a grouped or rotated key reads its keys first, then locks groups and keys by id
-//! ([`try_batch`]): five or six.
+//! usage history in one statement ([`WRITE_OWN`], [`WRITE_BATCH`]) and commits. Row locks make
+//! it exact across instances. A batch whose keys all hold their own quota (the common case) is
+//! four round trips: `BEGIN`, the locking read of its keys by hash ([`own_keys_batch`]), the
+//! write, `COMMIT`; a batch with a grouped or rotated key reads its keys first, then locks
+//! groups and keys by id ([`try_batch`]): five or six.
+//!
+//! Lock order, the same on every path: quota groups by id, then `api_keys` rows by id, then
+//! `usage_history` rows. Batches of every instance follow it ([`lock_holders`]; the common case
+//! takes only key rows, in one statement, and gives them back without waiting for anything
+//! else when the batch needs more), and so do the scheduled resets (`admin.rs: DUE_RESETS`).
 
 use std::collections::HashSet;
 use std::str::FromStr;
