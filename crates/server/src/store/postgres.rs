@@ -1,13 +1,22 @@
 //! PostgreSQL backend, for several server instances sharing one database: the same schema and
 //! the same rule as SQLite, through sqlx.
 //!
-//! Consumes are batched by one task ([`Batcher`]): one transaction per batch locks the batch's
-//! key rows (`SELECT … FOR UPDATE`, in hash order so that instances cannot deadlock), applies
-//! the rule ([`settle`]), writes the changed rows in one statement and commits. Row locks make
-//! it exact across instances.
+//! Consumes are batched by one task ([`Batcher`]): one transaction per batch locks the rows
+//! that hold the batch's quotas, applies the rule ([`settle`]), writes the changed rows and the
+//! usage history in one statement ([`WRITE_OWN`], [`WRITE_BATCH`]) and commits. Row locks make
+//! it exact across instances. A batch whose keys all hold their own quota (the common case) is
+//! four round trips: `BEGIN`, the locking read of its keys by hash ([`own_keys_batch`]), the
+//! write, `COMMIT`; a batch with a grouped or rotated key reads its keys first, then locks
+//! groups and keys by id ([`try_batch`]): five or six.
+//!
+//! Lock order, the same on every path: quota groups by id, then `api_keys` rows by id, then
+//! `usage_history` rows. Batches of every instance follow it ([`lock_holders`]; the common case
+//! takes only key rows, in one statement, and gives them back without waiting for anything
+//! else when the batch needs more), and so do the scheduled resets (`admin.rs: DUE_RESETS`).
 
+use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -16,8 +25,8 @@ use sqlx::{Column, Postgres, Row as _, Transaction, TypeInfo};
 
 use super::batch::{Batcher, ConsumeJob, Holder, Locked, distinct_hashes, settle};
 use super::sql::{
-    Access, HISTORY_TAKE, KEY_BY_HASH, Outcome, Param, Row, Sql, Tx, Value, key_record,
-    quota_columns, quota_row, select_keys, stored,
+    Access, KEY_BY_HASH, Outcome, Param, Row, Sql, Tx, Value, key_record, quota_columns, quota_row,
+    select_keys, stored,
 };
 use super::{Consumed, KeyRecord, Policies, StoreError, StoreOptions};
 use crate::domain::keys::KeyHash;
@@ -104,24 +113,6 @@ fn neutral_row(row: &PgRow) -> Result<Row, StoreError> {
     Ok(Row(values))
 }
 
-/// Write back the changed quotas of one table in one statement.
-fn update_quotas(table: Table) -> &'static str {
-    match table {
-        Table::Keys => {
-            "UPDATE api_keys AS k SET used = v.used, period_start = v.period_start, \
-             next_reset_at = v.next_reset_at, burst_tat_us = v.tat \
-             FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[]) \
-             AS v(id, used, period_start, next_reset_at, tat) WHERE k.id = v.id"
-        }
-        Table::Groups => {
-            "UPDATE quota_groups AS k SET used = v.used, period_start = v.period_start, \
-             next_reset_at = v.next_reset_at, burst_tat_us = v.tat \
-             FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[]) \
-             AS v(id, used, period_start, next_reset_at, tat) WHERE k.id = v.id"
-        }
-    }
-}
-
 /// The quota-holding tables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Table {
@@ -182,80 +173,134 @@ const LOCK_GROUPS: &str = concat!(
     " FROM quota_groups WHERE id = ANY($1) ORDER BY id FOR UPDATE"
 );
 
-/// Write the changed quotas of `table`.
-async fn write_quotas(
+/// The parts of [`WRITE_OWN`] and [`WRITE_BATCH`] (data-modifying CTEs): the changed quotas
+/// of keys (`$1`…`$5`: id, used, period start and end, burst TAT), the history increments
+/// (`$6`…`$8`: key, day, units), the changed quotas of groups (`$9`…`$13`) and the units given
+/// back (`$14`…`$16`, never below 0). Empty arrays change nothing.
+macro_rules! write_parts {
+    (keys) => {
+        "k AS (UPDATE api_keys AS t SET used = v.used, period_start = v.period_start, \
+         next_reset_at = v.next_reset_at, burst_tat_us = v.tat \
+         FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[]) \
+         AS v(id, used, period_start, next_reset_at, tat) WHERE t.id = v.id), \
+         added AS (INSERT INTO usage_history (key_id, day, used) \
+         SELECT * FROM unnest($6::BIGINT[], $7::BIGINT[], $8::BIGINT[]) \
+         ON CONFLICT (key_id, day) DO UPDATE SET used = usage_history.used + excluded.used)"
+    };
+    (groups) => {
+        "g AS (UPDATE quota_groups AS t SET used = v.used, period_start = v.period_start, \
+         next_reset_at = v.next_reset_at, burst_tat_us = v.tat \
+         FROM unnest($9::BIGINT[], $10::BIGINT[], $11::BIGINT[], $12::BIGINT[], $13::BIGINT[]) \
+         AS v(id, used, period_start, next_reset_at, tat) WHERE t.id = v.id), \
+         taken AS (UPDATE usage_history AS t \
+         SET used = CASE WHEN t.used > v.units THEN t.used - v.units ELSE 0 END \
+         FROM unnest($14::BIGINT[], $15::BIGINT[], $16::BIGINT[]) AS v(key_id, day, units) \
+         WHERE t.key_id = v.key_id AND t.day = v.day)"
+    };
+}
+
+/// Everything a batch writes, in one statement (one round trip, while the rows are locked),
+/// when no group's quota changed and no unit was given back: the common case, without the
+/// parts that would only open tables and indexes to change nothing.
+const WRITE_OWN: &str = concat!("WITH ", write_parts!(keys), " SELECT 1");
+
+/// Everything a batch writes, in one statement (see [`write_parts`]).
+const WRITE_BATCH: &str = concat!(
+    "WITH ",
+    write_parts!(keys),
+    ", ",
+    write_parts!(groups),
+    " SELECT 1"
+);
+
+/// The changed quotas of `table` as [`write_parts`] binds them: ids, used, period starts,
+/// period ends, burst TATs.
+fn quota_arrays(locked: &Locked, table: Table) -> Result<[Vec<i64>; 5], StoreError> {
+    let mut arrays: [Vec<i64>; 5] = Default::default();
+    for (holder, row) in locked.changed() {
+        match (holder, table) {
+            (Holder::Key(id), Table::Keys) | (Holder::Group(id), Table::Groups) => {
+                arrays[0].push(id);
+                arrays[1].push(stored(row.used)?);
+                arrays[2].push(row.period.start);
+                arrays[3].push(row.period.end);
+                arrays[4].push(row.tat_us);
+            }
+            _ => {}
+        }
+    }
+    Ok(arrays)
+}
+
+/// The history rows as [`write_parts`] binds them: keys, days, units.
+fn history_arrays(rows: &[(i64, i64, i64)]) -> [Vec<i64>; 3] {
+    [
+        rows.iter().map(|r| r.0).collect(),
+        rows.iter().map(|r| r.1).collect(),
+        rows.iter().map(|r| r.2.abs()).collect(),
+    ]
+}
+
+/// Write the batch's changed quotas and history ([`WRITE_OWN`] or [`WRITE_BATCH`]); nothing
+/// when nothing changed (every request refused or over its limit).
+async fn write_batch(
     tx: &mut Transaction<'static, Postgres>,
     locked: &Locked,
-    table: Table,
 ) -> Result<(), StoreError> {
-    let rows: Vec<_> = locked
-        .changed()
-        .into_iter()
-        .filter_map(|(h, r)| match (h, table) {
-            (Holder::Key(id), Table::Keys) | (Holder::Group(id), Table::Groups) => Some((id, r)),
-            _ => None,
-        })
-        .collect();
-    if rows.is_empty() {
+    let history = locked.history_rows();
+    if history.is_empty() && locked.changed().is_empty() {
         return Ok(());
     }
-    let used = rows
-        .iter()
-        .map(|(_, r)| stored(r.used))
-        .collect::<Result<Vec<_>, _>>()?;
-    sqlx::query(update_quotas(table))
-        .bind(rows.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-        .bind(used)
-        .bind(rows.iter().map(|(_, r)| r.period.start).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, r)| r.period.end).collect::<Vec<_>>())
-        .bind(rows.iter().map(|(_, r)| r.tat_us).collect::<Vec<_>>())
-        .execute(&mut **tx)
-        .await?;
+    // Added and given back apart (a `(key, day)` is in one of them: the rows are net sums).
+    let (added, taken): (Vec<_>, Vec<_>) = history.into_iter().partition(|r| r.2 > 0);
+    let groups = quota_arrays(locked, Table::Groups)?;
+    let own = groups[0].is_empty() && taken.is_empty();
+    let mut query = sqlx::query(if own { WRITE_OWN } else { WRITE_BATCH });
+    let mut arrays = Vec::from(quota_arrays(locked, Table::Keys)?);
+    arrays.extend(history_arrays(&added));
+    if !own {
+        arrays.extend(groups);
+        arrays.extend(history_arrays(&taken));
+    }
+    for array in arrays {
+        query = query.bind(array);
+    }
+    query.execute(&mut **tx).await?;
     Ok(())
 }
-
-/// Add the batch's units to the usage history (units given back one by one: rare).
-async fn write_history(
-    tx: &mut Transaction<'static, Postgres>,
-    locked: &Locked,
-) -> Result<(), StoreError> {
-    let rows = locked.history_rows();
-    let (added, taken): (Vec<_>, Vec<_>) = rows.into_iter().partition(|(_, _, n)| *n > 0);
-    if !added.is_empty() {
-        sqlx::query(HISTORY_ADD_MANY)
-            .bind(added.iter().map(|r| r.0).collect::<Vec<_>>())
-            .bind(added.iter().map(|r| r.1).collect::<Vec<_>>())
-            .bind(added.iter().map(|r| r.2).collect::<Vec<_>>())
-            .execute(&mut **tx)
-            .await?;
-    }
-    for (key, day, units) in taken {
-        sqlx::query(HISTORY_TAKE)
-            .bind(key)
-            .bind(day)
-            .bind(-units)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
-}
-
-const HISTORY_ADD_MANY: &str = "INSERT INTO usage_history (key_id, day, used) \
-    SELECT * FROM unnest($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) \
-    ON CONFLICT (key_id, day) DO UPDATE SET used = usage_history.used + excluded.used";
 
 /// Attempts of a batch whose key was rotated while it ran.
 const BATCH_ATTEMPTS: usize = 3;
 
-/// One batch in one transaction (run again when a key was rotated under it).
+/// Hashes of the keys this instance has seen with a quota held elsewhere (a group, or the key
+/// they were rotated to): a batch with one of them goes straight to [`try_batch`] instead of
+/// trying [`own_keys_batch`] first. A key's group is set when it is created and a rotation is
+/// never undone, so an entry does not go stale (and a stale one would only cost the longer
+/// path). Bounded by the number of such keys.
+type PolicyKeys = Arc<Mutex<HashSet<KeyHash>>>;
+
+/// Whether any of `hashes` is known to have its quota held elsewhere.
+fn any_policy_key(policy_keys: &PolicyKeys, hashes: &[KeyHash]) -> bool {
+    let known = policy_keys.lock().unwrap_or_else(PoisonError::into_inner);
+    !known.is_empty() && hashes.iter().any(|h| known.contains(h))
+}
+
+/// One batch in one transaction: the common case's four round trips when it applies, else
+/// the general path (run again when a key was rotated under it).
 async fn run_batch(
     pool: &PgPool,
-    schedules: &Schedules,
-    policies: &Policies,
+    settings: (&Schedules, &Policies),
+    policy_keys: &PolicyKeys,
     jobs: &[ConsumeJob],
 ) -> Result<Vec<Consumed>, StoreError> {
+    let hashes = distinct_hashes(jobs);
+    if !any_policy_key(policy_keys, &hashes)
+        && let Some(results) = own_keys_batch(pool, settings, policy_keys, jobs, &hashes).await?
+    {
+        return Ok(results);
+    }
     for _ in 0..BATCH_ATTEMPTS {
-        if let Some(results) = try_batch(pool, schedules, policies, jobs).await? {
+        if let Some(results) = try_batch(pool, settings, policy_keys, jobs, &hashes).await? {
             return Ok(results);
         }
     }
@@ -264,37 +309,102 @@ async fn run_batch(
     ))
 }
 
-/// One batch in one transaction: read the keys, lock and read the quotas they use, decide,
-/// write, commit; `None` (rolled back) when a key was rotated between the read and the lock.
+/// The batch's keys as `ANY($1)` binds them.
+fn hash_array(hashes: &[KeyHash]) -> Vec<&[u8]> {
+    hashes.iter().map(|h| &h.0[..]).collect()
+}
+
+/// Decode a row of `select_keys!(with_hash, …)`: the hash and the key.
+fn hashed_key(row: &PgRow) -> Result<(KeyHash, KeyRecord), StoreError> {
+    let row = neutral_row(row)?;
+    let hash = KeyHash::from_slice(&row.blob(0)?)
+        .ok_or_else(|| StoreError::Corrupt("a key hash is not 32 bytes".to_owned()))?;
+    Ok((hash, key_record(&row, 1)?))
+}
+
+/// The common case: lock and read, in one statement, the keys of the batch that hold their own
+/// quota (by id, as [`try_batch`] locks key rows, and nothing else before them), decide, write,
+/// commit. `None` (rolled back, having waited for no other lock) when a key of the batch is
+/// not among them: unknown, in a group, or rotated (then remembered in `policy_keys`); the
+/// batch then takes the general path. This takes a subset of the locks the general path would
+/// take, in the same order, so the deadlock argument of [`lock_holders`] covers it.
+async fn own_keys_batch(
+    pool: &PgPool,
+    (schedules, policies): (&Schedules, &Policies),
+    policy_keys: &PolicyKeys,
+    jobs: &[ConsumeJob],
+    hashes: &[KeyHash],
+) -> Result<Option<Vec<Consumed>>, StoreError> {
+    // The columns of `select_keys!(with_hash, …)` for keys that hold their own quota: their
+    // group (and its name) and the key they were rotated to are NULL, so no join is needed.
+    const LOCK_OWN_KEYS: &str = "SELECT k.key_hash, k.id, k.name, k.prefix, k.quota_limit, \
+        k.used, k.reset_schedule, k.period_start, k.next_reset_at, k.expires_at, k.revoked, \
+        k.created_at, k.group_id, NULL, k.quota_key_id, k.rate_count, k.rate_period_secs, \
+        k.burst_tat_us, k.grace_ends_at FROM api_keys k \
+        WHERE k.key_hash = ANY($1) AND k.group_id IS NULL AND k.quota_key_id IS NULL \
+        ORDER BY k.id FOR UPDATE";
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query(LOCK_OWN_KEYS)
+        .bind(hash_array(hashes))
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut locked = Locked::default();
+    for row in &rows {
+        let (hash, key) = hashed_key(row)?;
+        locked.insert(hash, Some(key));
+    }
+    if locked.keys.len() < hashes.len() {
+        // Released at once: an instance whose batch waits for these rows must not wait for
+        // this connection's next use.
+        tx.rollback().await?;
+        let mut known = policy_keys.lock().unwrap_or_else(PoisonError::into_inner);
+        known.extend(hashes.iter().filter(|h| !locked.keys.contains_key(*h)));
+        return Ok(None);
+    }
+    let results = settle(jobs, &mut locked, schedules, policies);
+    write_batch(&mut tx, &locked).await?;
+    tx.commit().await?;
+    Ok(Some(results))
+}
+
+/// The general path, one batch in one transaction: read the keys, lock and read the quotas
+/// they use, decide, write, commit; `None` (rolled back) when a key was rotated between the
+/// read and the lock.
 async fn try_batch(
     pool: &PgPool,
-    schedules: &Schedules,
-    policies: &Policies,
+    (schedules, policies): (&Schedules, &Policies),
+    policy_keys: &PolicyKeys,
     jobs: &[ConsumeJob],
+    hashes: &[KeyHash],
 ) -> Result<Option<Vec<Consumed>>, StoreError> {
     const KEYS: &str = select_keys!(with_hash, "WHERE k.key_hash = ANY($1)");
-    let hashes = distinct_hashes(jobs);
-    let wanted: Vec<&[u8]> = hashes.iter().map(|h| &h.0[..]).collect();
     let mut tx = pool.begin().await?;
-    let rows = sqlx::query(KEYS).bind(wanted).fetch_all(&mut *tx).await?;
+    let rows = sqlx::query(KEYS)
+        .bind(hash_array(hashes))
+        .fetch_all(&mut *tx)
+        .await?;
     let mut locked = Locked::default();
-    for hash in &hashes {
+    for hash in hashes {
         locked.insert(*hash, None);
     }
+    let mut policy = Vec::new();
     for row in &rows {
-        let row = neutral_row(row)?;
-        let hash = KeyHash::from_slice(&row.blob(0)?)
-            .ok_or_else(|| StoreError::Corrupt("a key hash is not 32 bytes".to_owned()))?;
-        locked.insert(hash, Some(key_record(&row, 1)?));
+        let (hash, key) = hashed_key(row)?;
+        if key.holder() != Holder::Key(key.id) {
+            policy.push(hash);
+        }
+        locked.insert(hash, Some(key));
     }
+    policy_keys
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .extend(policy);
     lock_holders(&mut tx, &mut locked, Table::Groups).await?;
     if !lock_holders(&mut tx, &mut locked, Table::Keys).await? {
         return Ok(None);
     }
     let results = settle(jobs, &mut locked, schedules, policies);
-    write_quotas(&mut tx, &locked, Table::Groups).await?;
-    write_quotas(&mut tx, &locked, Table::Keys).await?;
-    write_history(&mut tx, &locked).await?;
+    write_batch(&mut tx, &locked).await?;
     tx.commit().await?;
     Ok(Some(results))
 }
@@ -311,6 +421,11 @@ impl PostgresStore {
         let policies = store_options.policies;
         let mut connect = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::UnsupportedUrl(format!("{}: {e}", super::redact(url))))?;
+        // Generic plans for the prepared statements: the batch's statements take arrays, and
+        // with custom plans PostgreSQL planned them again on every execution (a third of a
+        // millisecond of its CPU per batch for the write, measured with
+        // `log_min_duration_statement = 0`: the `bind` step).
+        connect = connect.options([("plan_cache_mode", "force_generic_plan")]);
         let statement_ms = options.statement_timeout.as_millis();
         if statement_ms > 0 {
             connect = connect.options([("statement_timeout", statement_ms.to_string())]);
@@ -330,9 +445,11 @@ impl PostgresStore {
             .map_err(|e| StoreError::Migrate(e.to_string()))?;
         let batcher = {
             let (pool, schedules) = (pool.clone(), Arc::clone(&schedules));
+            let policy_keys = PolicyKeys::default();
             Batcher::start(move |jobs: Vec<ConsumeJob>| {
                 let (pool, schedules) = (pool.clone(), Arc::clone(&schedules));
-                async move { run_batch(&pool, &schedules, &policies, &jobs).await }
+                let policy_keys = Arc::clone(&policy_keys);
+                async move { run_batch(&pool, (&schedules, &policies), &policy_keys, &jobs).await }
             })
         };
         Ok(PostgresStore {

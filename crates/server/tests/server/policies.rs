@@ -205,6 +205,43 @@ fn a_group_quota_is_shared_exactly() {
     }
 }
 
+/// A key with its own quota and a grouped key hammered together from two instances: on
+/// PostgreSQL, batches with only the own key lock it in one statement, batches with the grouped
+/// key take the general path (groups, then keys), both charging the own key at once. Both
+/// counts stay exact, and so does the history.
+#[test]
+fn own_and_grouped_keys_in_the_same_batches_count_exactly() {
+    for env in envs() {
+        let out = env.cli(&["groups", "create", "pair", "--limit", "15"]);
+        assert!(out.status.success(), "{out:?}");
+        let own = env.create_key("own", &["--limit", "40"]);
+        let member = env.create_key("member", &["--group", "pair"]);
+        let a = env.spawn(&[]);
+        let b = env.spawn(&[]);
+        let urls = [a.url("/check-prime"), b.url("/check-prime")];
+        let is_member = |i: usize| i % 4 == 3;
+        let requests = (0..240)
+            .map(|i| {
+                let key = if is_member(i) { &member } else { &own };
+                (urls[i % 2].clone(), key.clone())
+            })
+            .collect();
+        let statuses = concurrent(requests);
+        let ok = |member: bool| {
+            (statuses.iter().enumerate())
+                .filter(|(i, s)| is_member(*i) == member && **s == StatusCode::OK)
+                .count()
+        };
+        assert_eq!((ok(false), ok(true)), (40, 15), "{statuses:?}");
+        assert_eq!(a.usage(&own)["used"], 40);
+        assert_eq!(b.usage(&member)["used"], 15);
+        assert_eq!(
+            (history_of(&env, &own), history_of(&env, &member)),
+            (40, 15)
+        );
+    }
+}
+
 /// Rotation keeps the usage, both keys share the quota during the grace, and the old key is
 /// refused once it ends.
 #[test]

@@ -568,8 +568,8 @@ async fn multi_unit_demands(store: &Store) {
 }
 store_test!(multi_unit_demands_, multi_unit_demands);
 
-/// A unit given back returns to the key in the same period, never below zero, and not across a
-/// period change.
+/// A unit given back returns to the key (and its usage history) in the same period, never below
+/// zero, and not across a period change.
 async fn units_are_given_back(store: &Store) {
     let now = Utc::now().timestamp();
     let (_, hash, id) = new_key(store, "refund", 5, None).await;
@@ -584,6 +584,13 @@ async fn units_are_given_back(store: &Store) {
         .unwrap();
     assert!(matches!(d.decision, Decision::GivenBack { units: 1, quota } if quota.used == 2));
     assert_eq!(key(store, id).await.state.used, 2);
+    // The usage history gives it back too (on PostgreSQL, the write's give-back part).
+    let history = store.key_history(id, now.div_euclid(86_400)).await.unwrap();
+    assert_eq!(
+        history.iter().map(|d| d.used).sum::<u64>(),
+        2,
+        "{history:?}"
+    );
     // Another period's unit is not taken from this one.
     let d = store
         .consume(&hash, back(1, quota.period.start), now)
