@@ -276,8 +276,22 @@ const BATCH_ATTEMPTS: usize = 3;
 /// they were rotated to): a batch with one of them goes straight to [`try_batch`] instead of
 /// trying [`own_keys_batch`] first. A key's group is set when it is created and a rotation is
 /// never undone, so an entry does not go stale (and a stale one would only cost the longer
-/// path). Bounded by the number of such keys.
+/// path). A hash that matched no row at all lands here too (a key deleted under a batch), so
+/// the set is emptied past [`POLICY_KEYS_CAP`] rather than grown without bound: forgetting
+/// costs one rolled-back attempt per key, never a wrong count.
 type PolicyKeys = Arc<Mutex<HashSet<KeyHash>>>;
+
+/// Entries of [`PolicyKeys`] kept at most (32 bytes each: about 3 MiB).
+const POLICY_KEYS_CAP: usize = 100_000;
+
+/// Remember that these keys' quotas are held elsewhere (or that they matched no row).
+fn remember_policy_keys(policy_keys: &PolicyKeys, hashes: impl IntoIterator<Item = KeyHash>) {
+    let mut known = policy_keys.lock().unwrap_or_else(PoisonError::into_inner);
+    known.extend(hashes);
+    if known.len() > POLICY_KEYS_CAP {
+        known.clear();
+    }
+}
 
 /// Whether any of `hashes` is known to have its quota held elsewhere.
 fn any_policy_key(policy_keys: &PolicyKeys, hashes: &[KeyHash]) -> bool {
@@ -357,8 +371,8 @@ async fn own_keys_batch(
         // Released at once: an instance whose batch waits for these rows must not wait for
         // this connection's next use.
         tx.rollback().await?;
-        let mut known = policy_keys.lock().unwrap_or_else(PoisonError::into_inner);
-        known.extend(hashes.iter().filter(|h| !locked.keys.contains_key(*h)));
+        let missing = hashes.iter().filter(|h| !locked.keys.contains_key(*h));
+        remember_policy_keys(policy_keys, missing.copied());
         return Ok(None);
     }
     let results = settle(jobs, &mut locked, schedules, policies);
@@ -395,10 +409,7 @@ async fn try_batch(
         }
         locked.insert(hash, Some(key));
     }
-    policy_keys
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .extend(policy);
+    remember_policy_keys(policy_keys, policy);
     lock_holders(&mut tx, &mut locked, Table::Groups).await?;
     if !lock_holders(&mut tx, &mut locked, Table::Keys).await? {
         return Ok(None);
