@@ -7,11 +7,13 @@
 //! expired key are answered at once, before a byte of the body is read, before any CPU place is
 //! taken and without any store write. The atomic consume still has the last word.
 
+use std::cell::RefCell;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use actix_web::{HttpMessage, HttpRequest};
 use chrono::Utc;
+use subtle::ConstantTimeEq;
 
 use super::middleware::{RequestId, set_key_prefix};
 use super::problem::{ApiError, OverLimit};
@@ -40,9 +42,42 @@ pub fn key_candidate(req: &HttpRequest) -> Option<&str> {
         .map(str::trim)
 }
 
+/// Well-formed keys remembered per thread by [`presented_key`].
+const VERIFIED_PER_THREAD: usize = 4;
+
+/// A key's text and its hash.
+type Verified = Option<(Box<str>, KeyHash)>;
+
+thread_local! {
+    /// The last few well-formed keys presented on this thread, with their hashes. A client
+    /// sends the same key with every request, and checking a key's format (base58 and its
+    /// checksum) and hashing it — two SHA-256 — cost about 10 k instructions, more than the
+    /// rest of authentication. Both are pure functions of the key's text, so remembering them
+    /// changes no answer; revocation and expiry are decided by the store, not here.
+    static VERIFIED: RefCell<([Verified; VERIFIED_PER_THREAD], usize)> =
+        const { RefCell::new(([const { None }; VERIFIED_PER_THREAD], 0)) };
+}
+
 /// The well-formed key's hash, or `None` for a missing or malformed key (no lookup done).
 pub fn presented_key(req: &HttpRequest) -> Option<KeyHash> {
-    key_candidate(req).and_then(keys::verify_format)
+    let candidate = key_candidate(req)?;
+    let known = VERIFIED.with_borrow(|(entries, _)| {
+        entries.iter().flatten().find_map(|(key, hash)| {
+            // Constant time: how much of a remembered key a guess matches must not show.
+            let same = key.len() == candidate.len()
+                && bool::from(key.as_bytes().ct_eq(candidate.as_bytes()));
+            same.then_some(*hash)
+        })
+    });
+    if known.is_some() {
+        return known;
+    }
+    let hash = keys::verify_format(candidate)?;
+    VERIFIED.with_borrow_mut(|(entries, next)| {
+        entries[*next] = Some((candidate.into(), hash));
+        *next = (*next + 1) % VERIFIED_PER_THREAD;
+    });
+    Some(hash)
 }
 
 /// Throttles failed authentications per client (an IPv4 address or an IPv6 /64).
@@ -143,15 +178,19 @@ impl AuthThrottle {
     }
 }
 
-/// The presented key's hash; `429` first when the client has failed too often and the key is
-/// not one seen valid moments ago (such a request costs no store work), `401` when the key is
-/// missing or malformed.
-fn presented_or_refused(req: &HttpRequest, state: &AppState) -> Result<KeyHash, ApiError> {
+/// The presented key's hash and whether it was seen valid moments ago; `429` first when the
+/// client has failed too often and the key is not one seen valid moments ago (such a request
+/// costs no store work), `401` when the key is missing or malformed.
+fn presented_or_refused(req: &HttpRequest, state: &AppState) -> Result<(KeyHash, bool), ApiError> {
     let hash = presented_key(req);
-    if !hash.is_some_and(|h| state.keys.recently_valid(&h)) {
+    let recent = hash.is_some_and(|h| state.keys.recently_valid(&h));
+    if !recent {
         state.throttle.gate(req, &state.metrics)?;
     }
-    hash.ok_or_else(|| state.throttle.failure(req, &state.metrics))
+    match hash {
+        Some(hash) => Ok((hash, recent)),
+        None => Err(state.throttle.failure(req, &state.metrics)),
+    }
 }
 
 /// What a request was granted by the key's policies: units of quota (0 on routes that are
@@ -208,7 +247,7 @@ pub async fn authenticate_paced(
     req: &HttpRequest,
     state: &AppState,
 ) -> Result<(KeyRecord, Option<Charged>), ApiError> {
-    let hash = presented_or_refused(req, state)?;
+    let (hash, _) = presented_or_refused(req, state)?;
     let now_us = Utc::now().timestamp_micros();
     let now = now_us.div_euclid(1_000_000);
     let key = match state.store.authenticate(&hash, now).await? {
@@ -229,8 +268,8 @@ pub async fn authenticate_paced(
 /// (`429` throttled client, `401` missing, malformed, unknown, revoked or expired key). A key
 /// seen valid moments ago (`KeyCache`) costs no store lookup.
 pub async fn admit(req: &HttpRequest, state: &AppState) -> Result<KeyHash, ApiError> {
-    let hash = presented_or_refused(req, state)?;
-    if state.keys.recently_valid(&hash) {
+    let (hash, recent) = presented_or_refused(req, state)?;
+    if recent {
         return Ok(hash);
     }
     match state
@@ -244,5 +283,43 @@ pub async fn admit(req: &HttpRequest, state: &AppState) -> Result<KeyHash, ApiEr
             Ok(hash)
         }
         Err(_) => Err(state.throttle.failure(req, &state.metrics)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    fn presenting(key: &str) -> HttpRequest {
+        TestRequest::default()
+            .insert_header(("Authorization", key))
+            .to_http_request()
+    }
+
+    #[test]
+    fn remembered_keys_get_the_answers_of_a_fresh_check() {
+        // More keys than a thread remembers, twice over: hits, misses and replacements.
+        let generated: Vec<_> = (0..VERIFIED_PER_THREAD + 2)
+            .map(|_| keys::generate().unwrap())
+            .collect();
+        for _ in 0..2 {
+            for k in &generated {
+                assert!(presented_key(&presenting(&k.secret)) == Some(k.hash));
+            }
+        }
+        // Right after the real key was remembered: one character off, or one too many, is
+        // still malformed (checksum, length), never taken for the remembered key.
+        let real = &generated[generated.len() - 1].secret;
+        assert!(presented_key(&presenting(real)).is_some());
+        let mut typo: Vec<char> = real.chars().collect();
+        let last = typo.len() - 1;
+        typo[last] = if typo[last] == 'x' { 'y' } else { 'x' };
+        let typo: String = typo.into_iter().collect();
+        assert!(presented_key(&presenting(&typo)).is_none());
+        assert!(presented_key(&presenting(&format!("{real}x"))).is_none());
+        assert!(presented_key(&presenting(&real[..real.len() - 1])).is_none());
     }
 }

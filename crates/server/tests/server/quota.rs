@@ -143,6 +143,54 @@ fn reset_missed_while_down_is_applied_at_start() {
     assert_eq!(server.check(&key, SEVEN).status(), StatusCode::OK);
 }
 
+/// `/get-current-time` and `/usage` authenticate from the keys already read on the writer
+/// connection while `PRAGMA data_version` says nobody else has committed
+/// (`store/sqlite/known.rs`): every change made by another process (the CLI) must still bite on
+/// the very next request, and the server's own consumes must show in `/usage` at once.
+#[test]
+fn keys_known_on_the_writer_are_never_stale() {
+    let env = TestEnv::new();
+    let key = env.create_key("k", &["--limit", "100"]);
+    let id = env.id_of(&key).to_string();
+    let server = env.spawn(&[]);
+    let time = |k: &str| server.get("/get-current-time", Some(k)).status();
+    for _ in 0..3 {
+        assert_eq!(time(&key), StatusCode::OK);
+    }
+    // Our own commits leave data_version as it was: they are forgotten explicitly.
+    for used in 1..=2 {
+        assert_eq!(server.check(&key, SEVEN).status(), StatusCode::OK);
+        assert_eq!(server.usage(&key)["used"], used);
+    }
+    assert!(
+        env.cli(&["keys", "update", &id, "--limit", "50"])
+            .status
+            .success()
+    );
+    assert_eq!(server.usage(&key)["limit"], 50);
+    assert!(
+        env.cli(&["keys", "update", &id, "--expires-in", "1s"])
+            .status
+            .success()
+    );
+    assert_eq!(time(&key), StatusCode::OK);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(time(&key), StatusCode::UNAUTHORIZED);
+    assert!(
+        env.cli(&["keys", "update", &id, "--no-expiry"])
+            .status
+            .success()
+    );
+    assert_eq!(time(&key), StatusCode::OK);
+    assert_eq!(time(&key), StatusCode::OK);
+    assert!(env.cli(&["keys", "revoke", &id]).status.success());
+    assert_eq!(time(&key), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        server.get("/usage", Some(&key)).status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 #[test]
 fn revocation_expiry_and_limit_changes_take_effect_at_once() {
     let env = TestEnv::new();

@@ -7,13 +7,14 @@
 //! gives its `-wal` and `-shm` files the database's mode).
 
 mod hot;
+mod known;
 mod migrate;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
@@ -46,7 +47,7 @@ struct Inner {
     id: u64,
     path: PathBuf,
     /// The hot path's connection; `None` once closed.
-    writer: Mutex<Option<Connection>>,
+    writer: Mutex<Option<Writer>>,
     idle: Mutex<Vec<Connection>>,
     schedules: Arc<Schedules>,
     policies: Policies,
@@ -59,6 +60,12 @@ impl std::fmt::Debug for SqliteStore {
             .field("path", &self.inner.path)
             .finish_non_exhaustive()
     }
+}
+
+/// The writer connection and the keys read on it since anyone else last committed.
+struct Writer {
+    conn: Connection,
+    known: known::KnownKeys,
 }
 
 static STORE_IDS: AtomicU64 = AtomicU64::new(0);
@@ -150,7 +157,10 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 id: STORE_IDS.fetch_add(1, Ordering::Relaxed),
                 path: path.to_owned(),
-                writer: Mutex::new(Some(writer)),
+                writer: Mutex::new(Some(Writer {
+                    conn: writer,
+                    known: known::KnownKeys::default(),
+                })),
                 idle: Mutex::new(Vec::new()),
                 schedules,
                 policies,
@@ -191,14 +201,17 @@ impl SqliteStore {
         }
     }
 
-    /// Run `f` on the hot path's writer connection.
+    /// Run `f` (a consume batch) on the hot path's writer connection, then forget the keys
+    /// known on it: what `f` commits does not change the connection's `data_version`.
     fn with_writer<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut writer = lock(&self.inner.writer);
-        let conn = writer.as_mut().ok_or(StoreError::Closed)?;
-        f(conn)
+        let writer = writer.as_mut().ok_or(StoreError::Closed)?;
+        let result = f(&mut writer.conn);
+        writer.known.forget();
+        result
     }
 
     pub(crate) async fn begin(&self, access: Access) -> Result<SqliteTx, StoreError> {
@@ -214,12 +227,23 @@ impl SqliteStore {
         })
     }
 
-    /// The key with this hash, whatever its state.
+    /// The key with this hash, whatever its state, as the database holds it now: known on the
+    /// writer connection while nobody else has committed ([`known`]), else read there. While a
+    /// consume batch holds the writer (it may wait for another process's write lock), read on
+    /// an idle connection instead of waiting.
     pub(crate) fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
-        let conn = self.take_connection()?;
-        let key = key_by_hash(&conn, hash);
-        self.return_connection(conn);
-        key
+        let mut writer = match self.inner.writer.try_lock() {
+            Ok(writer) => writer,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                let conn = self.take_connection()?;
+                let key = key_by_hash(&conn, hash);
+                self.return_connection(conn);
+                return key;
+            }
+        };
+        let writer = writer.as_mut().ok_or(StoreError::Closed)?;
+        writer.known.lookup(&writer.conn, hash)
     }
 
     pub(crate) fn health(&self) -> Result<(), StoreError> {
