@@ -1,5 +1,5 @@
 # Helpers sourced by the benchmark scripts (load-test.sh, batch-bench.sh,
-# compare-builds-postgres.sh).
+# compare-builds.sh).
 
 free_port() { # -> a free loopback port on stdout
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
