@@ -73,13 +73,14 @@ fn table_bases_are_usable_witnesses() {
     assert_eq!(bases.len(), 1 << 18);
     assert!(bases.iter().all(|&b| b >= 3));
     assert!(u64::from(*bases.iter().max().unwrap_or(&0)) + 1 < U64_TRIAL_LIMIT_SQUARED);
-    // The hash is machine-prime's: the same bucket for n and n + 2^32.
-    let n = 18_446_744_073_709_551_557u64; // the largest prime below 2^64
-    assert_eq!(hashed_base(n), hashed_base(n - (1 << 32)));
-    assert_eq!(
-        hashed_base(n),
-        u64::from(bases[((n as u32).wrapping_mul(811_484_239) >> 14) as usize])
-    );
+    // The hash is machine-prime's own selector, bit for bit.
+    let mut n = 0x9e37_79b9_7f4a_7c15u64;
+    for _ in 0..100_000 {
+        assert_eq!(hashed_base(n), machine_prime::witness_selector(n), "{n}");
+        n = n
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+    }
 }
 
 #[test]
@@ -170,5 +171,11 @@ proptest! {
     #[test]
     fn random_u64_below_2_pow_47_agrees_with_bpsw(n in 0u64..1 << 47) {
         assert_agrees(next_rough(n));
+    }
+
+    #[test]
+    fn random_rough_u64_agrees_with_machine_prime(n in any::<u64>()) {
+        let n = next_rough(n);
+        prop_assert_eq!(is_prime_u64(n), machine_prime::is_prime(n), "{}", n);
     }
 }
