@@ -40,15 +40,19 @@
 //! # Algorithms
 //!
 //! * **Trial division** by small primes first: it settles most random composites at once. For a
-//!   `u64` each of the odd primes below 512 costs one multiplication (divisibility by the modular
-//!   inverse); for larger numbers the odd primes up to `min(bits^2 / 64, 2^16)` are grouped into
+//!   `u64` each of the 128 odd primes up to 727 costs one multiplication (divisibility by the
+//!   modular inverse); for larger numbers the odd primes up to `min(bits^2 / 64, 2^16)` are grouped into
 //!   63-bit products and reduced four groups per pass over the limbs, without a division.
-//! * **`u64` numbers** ([`is_prime_u64`]): Baillie-PSW in Montgomery arithmetic on `u64`/`u128`
-//!   — a strong test to base 2, then a strong Lucas test with Selfridge's parameters. Feitsma
-//!   and Galway's list of all base-2 pseudoprimes below 2^64, checked by Gilchrist, shows that
-//!   no composite below 2^64 passes both (Baillie, Fiori, Wagstaff, *Strengthening the
-//!   Baillie-PSW primality test*, Math. Comp. 90 (2021)), so the answer is exact. No heap
-//!   allocation.
+//! * **`u64` numbers** ([`is_prime_u64`]): a strong test to base 2 and a strong test to a second
+//!   base read from a table by a hash of `n` (Forišek and Jančina, *Fast primality testing for
+//!   integers that fit into a machine word*, 2015), in Montgomery arithmetic on `u64`/`u128`.
+//!   The table is machine-prime's (1.5.7, CC0-1.0), built and checked by its author against
+//!   Feitsma and Galway's list of all base-2 pseudoprimes below 2^64 so that no composite
+//!   passes both tests, so the answer is exact. The two exponentiations share the exponent and
+//!   run interleaved, each filling the other's multiplier latency. Baillie-PSW, exact below
+//!   2^64 by Gilchrist's check of the same list (Baillie, Fiori, Wagstaff, *Strengthening the
+//!   Baillie-PSW primality test*, Math. Comp. 90 (2021)), is the reference the tests compare
+//!   this path with. No heap allocation.
 //! * **65 to 256 bits**: the same Baillie-PSW test on stack arrays of two to four limbs whose
 //!   count is known at compile time (`[u64; N]` Montgomery arithmetic): no heap allocation, no
 //!   big-integer division in the set-up, and the loops unrolled. At these sizes the set-up of
@@ -64,10 +68,11 @@
 //!   is in the source). No allocation inside the exponentiation or Lucas loops.
 //! * **Evidence** ([`check`]): a factor from trial division, from a perfect square, or from
 //!   `gcd(D, n)` / `gcd(Q, n)` met while choosing the Lucas parameters; otherwise the witness 2.
-//!   When only the Lucas test caught a number (a strong pseudoprime to base 2), a witness base is
-//!   searched for: at least three quarters of all bases are witnesses. Below 2^64 the bases
-//!   3, 4, 5, ... are tried; above, 3, 5 and 7, then bases from a fixed pseudo-random sequence
-//!   (numbers such as Arnault's fool every small base), then 3, 4, 5, ... again, which must end.
+//!   Below 2^64 a strong pseudoprime to base 2 gets the table's base, which it fails, as its
+//!   witness. Above, when only the Lucas test caught a number, a witness base is searched for
+//!   (at least three quarters of all bases are witnesses): 3, 5 and 7, then bases from a fixed
+//!   pseudo-random sequence (numbers such as Arnault's fool every small base), then 3, 4, 5, ...
+//!   again, which must end.
 //! * [`miller_rabin`] is the textbook algorithm, with `rounds` random bases in `[2, n-2]`,
 //!   kept for callers who want it by name.
 //!
@@ -346,8 +351,8 @@ pub fn miller_rabin<R: Rng + ?Sized>(n: &BigUint, rounds: usize, rng: &mut R) ->
 ///
 /// assert_eq!(check(&BigUint::from(0u8)), Verdict::Neither);
 /// assert_eq!(check(&BigUint::from(4u8)), Verdict::Composite(Evidence::Factor(BigUint::from(2u8))));
-/// // 3825123056546413051 is a strong pseudoprime to the first nine prime bases; the Lucas
-/// // test catches it and check finds a witness base or a factor.
+/// // 3825123056546413051 is a strong pseudoprime to the first nine prime bases; the second,
+/// // hashed base catches it and check finds a witness base or a factor.
 /// let n = BigUint::from(3_825_123_056_546_413_051u64);
 /// match check(&n) {
 ///     Verdict::Composite(Evidence::Factor(f)) => assert!((&n % &f) == BigUint::from(0u8)),

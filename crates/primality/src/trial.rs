@@ -11,8 +11,10 @@ use std::sync::LazyLock;
 
 use crate::small::inv_u64;
 
-/// The `u64` path trial-divides by every odd prime below this bound.
-const U64_TRIAL_BOUND: usize = 512;
+/// The `u64` path trial-divides by every odd prime below this bound: 3 to 727, the 128 odd primes
+/// machine-prime's `is_prime` divides by, so that the numbers reaching the table of second bases
+/// (`small::hashed_base`) are among those for which its author verified the table.
+const U64_TRIAL_BOUND: usize = 728;
 
 /// Number of odd primes below [`U64_TRIAL_BOUND`].
 const U64_TRIAL_COUNT: usize = count_odd_primes_below(U64_TRIAL_BOUND);

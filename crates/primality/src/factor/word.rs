@@ -1,5 +1,5 @@
 //! Complete factorisation of a `u64`, without heap allocation in the arithmetic: trial division
-//! by the odd primes below 512 (one multiplication each), the exact primality test, then
+//! by the odd primes below 728 (one multiplication each), the exact primality test, then
 //! Pollard-Brent rho in `u64` Montgomery arithmetic for what is left, with SQUFOF as the fallback
 //! for the rare walk that fails.
 
@@ -48,7 +48,7 @@ pub(crate) fn factor_u64(n: u64) -> Vec<(u64, u32)> {
     out
 }
 
-/// Push the prime factors of odd `m > 1` without prime factors below 512, `times` each.
+/// Push the prime factors of odd `m > 1` without prime factors below 728, `times` each.
 fn split_into(m: u64, times: u32, out: &mut Vec<u64>) {
     if m < U64_TRIAL_LIMIT_SQUARED || is_prime_u64(m) {
         out.extend(std::iter::repeat_n(m, times as usize));
@@ -64,7 +64,7 @@ fn split_into(m: u64, times: u32, out: &mut Vec<u64>) {
 }
 
 /// A nontrivial factor of an odd composite `m` that is not a square and has no prime factor
-/// below 512.
+/// below 728.
 pub(crate) fn split_composite(m: u64) -> u64 {
     let ring = Mont64::new(m);
     let unlimited = Effort::unlimited();

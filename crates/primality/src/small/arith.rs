@@ -3,6 +3,7 @@
 
 /// `n mod m` for a small `m`: the moduli that the search for `D` and `Q` meets first are
 /// constants here, so the compiler replaces the division by a multiplication.
+#[cfg(test)]
 #[inline]
 pub(crate) fn mod_small(n: u64, m: u64) -> u64 {
     macro_rules! by_const {

@@ -1,7 +1,11 @@
-//! The strong Lucas test with Selfridge's parameters on a `u64`, and the parameter search that
-//! the multi-limb test (`crate::lucas`) shares.
+//! The search for Selfridge's parameters that the multi-limb tests (`crate::lucas`,
+//! `crate::bpsw_fixed`) share, and the strong Lucas test on a `u64`, the second half of the
+//! Baillie-PSW reference that the tests compare the exact 64-bit path with.
 
-use super::arith::{gcd_u64, inv_mod_small, jacobi_small, mod_small};
+use super::arith::{gcd_u64, jacobi_small};
+#[cfg(test)]
+use super::arith::{inv_mod_small, mod_small};
+#[cfg(test)]
 use super::mont64::{Mont64, inv_u64};
 
 /// Outcome of the strong Lucas test.
@@ -43,6 +47,7 @@ pub(crate) fn selfridge_d(
 
 /// `y / q mod n` for odd `n`, small `q > 0` coprime to `n`, `y < n`: `(y + n*t) / q` with
 /// `t = -y * n^{-1} mod q`.
+#[cfg(test)]
 fn div_small_mod(y: u64, q: u64, n: u64) -> u64 {
     if q == 1 {
         return y;
@@ -70,6 +75,7 @@ fn div_small_mod(y: u64, q: u64, n: u64) -> u64 {
 ///
 /// These equivalences hold because `D` and `Q` are units mod `n`, so this is exactly the strong
 /// Lucas test of Baillie-Wagstaff, at one squaring and one multiplication per bit.
+#[cfg(test)]
 pub(crate) fn strong_lucas(mont: &Mont64) -> LucasOutcome {
     let p = match chain_parameter(mont) {
         Ok(p) => p,
@@ -100,6 +106,7 @@ pub(crate) fn strong_lucas(mont: &Mont64) -> LucasOutcome {
 /// Selfridge's `D`, `Q = (1 - D) / 4`, and the chain's parameter `P' = Q^{-1} - 2` in
 /// Montgomery form; `Err` when the search meets a factor of `n` (or `Q ≡ 0`, which only the
 /// trial primes can cause).
+#[cfg(test)]
 #[inline(always)]
 fn chain_parameter(mont: &Mont64) -> Result<u64, LucasOutcome> {
     let n = mont.n;
@@ -121,6 +128,7 @@ fn chain_parameter(mont: &Mont64) -> Result<u64, LucasOutcome> {
 }
 
 /// `(V'_m, V'_{m+1})` by the ladder over the bits of `m`, from `(V'_0, V'_1) = (2, P')`.
+#[cfg(test)]
 #[inline(always)]
 fn v_chain(mont: &Mont64, p: u64, two: u64, m: u64) -> (u64, u64) {
     let (mut a, mut b) = (two, p);

@@ -35,11 +35,6 @@ impl Mont64 {
         Mont64 { n, ninv, one }
     }
 
-    /// `R^2 mod n`, computed on demand: the hot paths never need it.
-    fn r2(&self) -> u64 {
-        ((self.one as u128 * self.one as u128) % self.n as u128) as u64
-    }
-
     /// `a * b / R mod n` for `a, b < n`.
     #[inline(always)]
     pub(crate) fn mul(&self, a: u64, b: u64) -> u64 {
@@ -56,7 +51,8 @@ impl Mont64 {
 
     /// `a * b / R - c mod n` for `a, b, c < n`. The high half of `a b` is below `n` and known
     /// early, so `c` is subtracted from it while `m n` is still being multiplied: only one
-    /// correction remains on the critical path.
+    /// correction remains on the critical path. (The step of the reference Lucas chain.)
+    #[cfg(test)]
     #[inline(always)]
     pub(crate) fn mul_sub(&self, a: u64, b: u64, c: u64) -> u64 {
         let t = a as u128 * b as u128;
@@ -89,10 +85,10 @@ impl Mont64 {
         if borrow { d.wrapping_add(self.n) } else { d }
     }
 
-    /// Into Montgomery form (`x` may be any `u64`).
+    /// Into Montgomery form (`x` may be any `u64`): `x R mod n`, one 128-by-64-bit remainder.
     #[inline(always)]
     pub(crate) fn encode(&self, x: u64) -> u64 {
-        self.mul(x % self.n, self.r2())
+        (((x as u128) << 64) % self.n as u128) as u64
     }
 
     /// Out of Montgomery form.
