@@ -9,7 +9,8 @@
 # Knobs: STORE (sqlite, the default: a fresh file per build in a temporary folder; or postgres:
 # the scratch databases cmp_NAME on PRIME_LOAD_POSTGRES_URL, default
 # postgres://postgres@127.0.0.1:5432/test), ROUTE (check, the default, or time), DURATION (5s),
-# ROUNDS (2).
+# ROUNDS (2), SERVE_ARGS_NAME (extra `serve` flags for build NAME, e.g.
+# SERVE_ARGS_main="--usage-retention-days 0" to leave out a feature an older build lacks).
 set -euo pipefail
 # shellcheck source=scripts/bench-lib.sh
 . "$(dirname "$0")/bench-lib.sh"
@@ -18,7 +19,7 @@ STORE="${STORE:-sqlite}"
 ROUTE="${ROUTE:-check}"
 DURATION="${DURATION:-5s}"
 ROUNDS="${ROUNDS:-2}"
-[ "$#" -ge 1 ] || { sed -n '2,12p' "$0" >&2; exit 2; }
+[ "$#" -ge 1 ] || { sed -n '2,13p' "$0" >&2; exit 2; }
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 2; }
 case "$STORE" in sqlite | postgres) ;; *) echo "STORE must be sqlite or postgres" >&2; exit 2 ;; esac
 case "$ROUTE" in
@@ -53,7 +54,9 @@ for round in $(seq 1 "$ROUNDS"); do
     name="${spec%%=*}" server="${spec#*=}"
     db="$(store_for "$name")"
     key="$("$server" keys create --name "run$round-$RANDOM$RANDOM" --limit 1000000000 --database "$db" 2>/dev/null)"
-    "$server" serve --bind "127.0.0.1:$port" --database "$db" --workers 2 >/dev/null 2>&1 &
+    extra="SERVE_ARGS_$name"
+    # shellcheck disable=SC2086 # the extra flags are meant to be split into words
+    "$server" serve --bind "127.0.0.1:$port" --database "$db" --workers 2 ${!extra:-} >/dev/null 2>&1 &
     PID=$!
     wait_ready "http://127.0.0.1:$port"
     rps="$(LOAD_KEY="$key" LOAD_ROUTE="$ROUTE" wrk -t2 -c16 -d"$DURATION" -s "$WORK/post.lua" "http://127.0.0.1:$port$path" |
