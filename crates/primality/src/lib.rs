@@ -82,7 +82,7 @@
 //! primality`, and `--features peers --bench vs_peers` for the peers; `docs/performance.md` has
 //! the tables and the method): a 64-bit prime in 0.70× machine-prime's time (0.51–0.59× of the
 //! Baillie-PSW path it replaced; an odd 64-bit composite pays 1.10–1.32× for it, tens of
-//! nanoseconds); the tutorial's 148-bit number in 0.69× GMP's `mpz_probab_prime_p(n, 25)`,
+//! nanoseconds); the tutorial's 147-bit number in 0.69× GMP's `mpz_probab_prime_p(n, 25)`,
 //! 128–256-bit primes in 0.30–0.33×; a 2048-bit prime in 2.3 times one num-bigint `modpow` of
 //! the same size.
 //!
