@@ -39,25 +39,37 @@ pub(super) struct TermStatements {
     rate: Sql,
 }
 
+/// The [`TermStatements`] of a quota-holding table (the same columns in both).
+macro_rules! term_statements {
+    ($table:literal) => {
+        TermStatements {
+            limit: concat!("UPDATE ", $table, " SET quota_limit = $2 WHERE id = $1"),
+            schedule: concat!(
+                "UPDATE ",
+                $table,
+                " SET reset_schedule = $2, period_start = $3, \
+                 next_reset_at = CASE WHEN next_reset_at <= $5 THEN next_reset_at ELSE $4 END \
+                 WHERE id = $1"
+            ),
+            no_schedule: concat!(
+                "UPDATE ",
+                $table,
+                " SET reset_schedule = NULL WHERE id = $1"
+            ),
+            rate: concat!(
+                "UPDATE ",
+                $table,
+                " SET rate_count = $2, rate_period_secs = $3 WHERE id = $1"
+            ),
+        }
+    };
+}
+
 /// A key's own quota.
-const KEY_TERMS: TermStatements = TermStatements {
-    limit: "UPDATE api_keys SET quota_limit = $2 WHERE id = $1",
-    schedule: "UPDATE api_keys SET reset_schedule = $2, period_start = $3, \
-        next_reset_at = CASE WHEN next_reset_at <= $5 THEN next_reset_at ELSE $4 END \
-        WHERE id = $1",
-    no_schedule: "UPDATE api_keys SET reset_schedule = NULL WHERE id = $1",
-    rate: "UPDATE api_keys SET rate_count = $2, rate_period_secs = $3 WHERE id = $1",
-};
+const KEY_TERMS: TermStatements = term_statements!("api_keys");
 
 /// A group's quota.
-pub(super) const GROUP_TERMS: TermStatements = TermStatements {
-    limit: "UPDATE quota_groups SET quota_limit = $2 WHERE id = $1",
-    schedule: "UPDATE quota_groups SET reset_schedule = $2, period_start = $3, \
-        next_reset_at = CASE WHEN next_reset_at <= $5 THEN next_reset_at ELSE $4 END \
-        WHERE id = $1",
-    no_schedule: "UPDATE quota_groups SET reset_schedule = NULL WHERE id = $1",
-    rate: "UPDATE quota_groups SET rate_count = $2, rate_period_secs = $3 WHERE id = $1",
-};
+pub(super) const GROUP_TERMS: TermStatements = term_statements!("quota_groups");
 
 /// New terms for a quota holder (a key or a group); `None`: unchanged.
 pub(super) struct Terms<'a> {
