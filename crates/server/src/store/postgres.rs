@@ -336,6 +336,23 @@ fn hashed_key(row: &PgRow) -> Result<(KeyHash, KeyRecord), StoreError> {
     Ok((hash, key_record(&row, 1)?))
 }
 
+/// Begin a batch's transaction and read its keys with `sql` (columns as
+/// `select_keys!(with_hash, …)`, `$1` the batch's hashes): the transaction and each key found
+/// with its hash.
+async fn begin_with_keys(
+    pool: &PgPool,
+    sql: &'static str,
+    hashes: &[KeyHash],
+) -> Result<(Transaction<'static, Postgres>, Vec<(KeyHash, KeyRecord)>), StoreError> {
+    let mut tx = pool.begin().await?;
+    let rows = sqlx::query(sql)
+        .bind(hash_array(hashes))
+        .fetch_all(&mut *tx)
+        .await?;
+    let keys = rows.iter().map(hashed_key).collect::<Result<_, _>>()?;
+    Ok((tx, keys))
+}
+
 /// The common case: lock and read, in one statement, the keys of the batch that hold their own
 /// quota (by id, as [`try_batch`] locks key rows, and nothing else before them), decide, write,
 /// commit. `None` (rolled back, having waited for no other lock) when a key of the batch is
@@ -357,14 +374,9 @@ async fn own_keys_batch(
         k.burst_tat_us, k.grace_ends_at FROM api_keys k \
         WHERE k.key_hash = ANY($1) AND k.group_id IS NULL AND k.quota_key_id IS NULL \
         ORDER BY k.id FOR UPDATE";
-    let mut tx = pool.begin().await?;
-    let rows = sqlx::query(LOCK_OWN_KEYS)
-        .bind(hash_array(hashes))
-        .fetch_all(&mut *tx)
-        .await?;
+    let (mut tx, keys) = begin_with_keys(pool, LOCK_OWN_KEYS, hashes).await?;
     let mut locked = Locked::default();
-    for row in &rows {
-        let (hash, key) = hashed_key(row)?;
+    for (hash, key) in keys {
         locked.insert(hash, Some(key));
     }
     if locked.keys.len() < hashes.len() {
@@ -392,18 +404,13 @@ async fn try_batch(
     hashes: &[KeyHash],
 ) -> Result<Option<Vec<Consumed>>, StoreError> {
     const KEYS: &str = select_keys!(with_hash, "WHERE k.key_hash = ANY($1)");
-    let mut tx = pool.begin().await?;
-    let rows = sqlx::query(KEYS)
-        .bind(hash_array(hashes))
-        .fetch_all(&mut *tx)
-        .await?;
+    let (mut tx, keys) = begin_with_keys(pool, KEYS, hashes).await?;
     let mut locked = Locked::default();
     for hash in hashes {
         locked.insert(*hash, None);
     }
     let mut policy = Vec::new();
-    for row in &rows {
-        let (hash, key) = hashed_key(row)?;
+    for (hash, key) in keys {
         if key.holder() != Holder::Key(key.id) {
             policy.push(hash);
         }
