@@ -14,7 +14,7 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
@@ -47,7 +47,9 @@ struct Inner {
     id: u64,
     path: PathBuf,
     /// The hot path's connection; `None` once closed.
-    writer: Mutex<Option<Writer>>,
+    writer: Mutex<Option<Connection>>,
+    /// Keys read since anyone last committed.
+    known: Mutex<known::KnownKeys>,
     idle: Mutex<Vec<Connection>>,
     schedules: Arc<Schedules>,
     policies: Policies,
@@ -60,12 +62,6 @@ impl std::fmt::Debug for SqliteStore {
             .field("path", &self.inner.path)
             .finish_non_exhaustive()
     }
-}
-
-/// The writer connection and the keys read on it since anyone else last committed.
-struct Writer {
-    conn: Connection,
-    known: known::KnownKeys,
 }
 
 static STORE_IDS: AtomicU64 = AtomicU64::new(0);
@@ -87,7 +83,7 @@ fn create_private(path: &Path) -> Result<(), StoreError> {
     }
 }
 
-fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(32);
@@ -157,10 +153,8 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 id: STORE_IDS.fetch_add(1, Ordering::Relaxed),
                 path: path.to_owned(),
-                writer: Mutex::new(Some(Writer {
-                    conn: writer,
-                    known: known::KnownKeys::default(),
-                })),
+                writer: Mutex::new(Some(writer)),
+                known: Mutex::new(known::KnownKeys::new(path)),
                 idle: Mutex::new(Vec::new()),
                 schedules,
                 policies,
@@ -201,17 +195,13 @@ impl SqliteStore {
         }
     }
 
-    /// Run `f` (a consume batch) on the hot path's writer connection, then forget the keys
-    /// known on it: what `f` commits does not change the connection's `data_version`.
+    /// Run `f` (a consume batch) on the hot path's writer connection.
     fn with_writer<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let mut writer = lock(&self.inner.writer);
-        let writer = writer.as_mut().ok_or(StoreError::Closed)?;
-        let result = f(&mut writer.conn);
-        writer.known.forget();
-        result
+        f(writer.as_mut().ok_or(StoreError::Closed)?)
     }
 
     pub(crate) async fn begin(&self, access: Access) -> Result<SqliteTx, StoreError> {
@@ -227,23 +217,20 @@ impl SqliteStore {
         })
     }
 
-    /// The key with this hash, whatever its state, as the database holds it now: known on the
-    /// writer connection while nobody else has committed ([`known`]), else read there. While a
-    /// consume batch holds the writer (it may wait for another process's write lock), read on
-    /// an idle connection instead of waiting.
+    /// The key with this hash, whatever its state, as the database holds it now: remembered
+    /// while nobody has committed since it was read ([`known`]), else read on an idle
+    /// connection (never the writer's: a consume batch may hold it while it waits for another
+    /// process's write lock).
     pub(crate) fn find_by_hash(&self, hash: &KeyHash) -> Result<Option<KeyRecord>, StoreError> {
-        let mut writer = match self.inner.writer.try_lock() {
-            Ok(writer) => writer,
-            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(TryLockError::WouldBlock) => {
-                let conn = self.take_connection()?;
-                let key = key_by_hash(&conn, hash);
-                self.return_connection(conn);
-                return key;
-            }
-        };
-        let writer = writer.as_mut().ok_or(StoreError::Closed)?;
-        writer.known.lookup(&writer.conn, hash)
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        lock(&self.inner.known).lookup(hash, || {
+            let conn = self.take_connection()?;
+            let key = key_by_hash(&conn, hash);
+            self.return_connection(conn);
+            key
+        })
     }
 
     pub(crate) fn health(&self) -> Result<(), StoreError> {
