@@ -67,6 +67,15 @@ pub(crate) struct QuotaRow {
     pub rate: Option<Rate>,
     pub tat_us: i64,
     pub changed: bool,
+    /// The period as the row stores it (`period` may have moved on in the batch).
+    pub stored_period: Period,
+}
+
+impl QuotaRow {
+    /// Whether writing the row back must write its period too.
+    pub(crate) fn period_changed(&self) -> bool {
+        self.period != self.stored_period
+    }
 }
 
 /// A presented key as a batch needs it.
@@ -109,6 +118,7 @@ impl Locked {
             rate: k.rate,
             tat_us: k.burst_tat_us,
             changed: false,
+            stored_period: k.state.period,
         });
         let entry = KeyEntry {
             id: k.id,

@@ -196,7 +196,8 @@ pub(super) async fn key_history(
     key_id: i64,
     from_day: i64,
 ) -> Result<Vec<DayUsage>, StoreError> {
-    let sql = "SELECT day, used FROM usage_history WHERE key_id = $1 AND day >= $2 ORDER BY day";
+    let sql = "SELECT day, CAST(SUM(used) AS BIGINT) FROM usage_days \
+        WHERE key_id = $1 AND day >= $2 GROUP BY day ORDER BY day";
     let rows = tx
         .run(sql, &[Param::Int(key_id), Param::Int(from_day)])
         .await?
@@ -210,7 +211,7 @@ pub(super) async fn group_history(
     group_id: i64,
     from_day: i64,
 ) -> Result<Vec<DayUsage>, StoreError> {
-    let sql = "SELECT h.day, CAST(SUM(h.used) AS BIGINT) FROM usage_history h \
+    let sql = "SELECT h.day, CAST(SUM(h.used) AS BIGINT) FROM usage_days h \
         JOIN api_keys k ON k.id = h.key_id WHERE k.group_id = $1 AND h.day >= $2 \
         GROUP BY h.day ORDER BY h.day";
     let rows = tx
@@ -224,6 +225,9 @@ pub(super) async fn group_history(
 pub(super) async fn prune_history(mut tx: impl Tx, first_kept: i64) -> Result<u64, StoreError> {
     let sql = "DELETE FROM usage_history WHERE day < $1";
     let n = tx.run(sql, &[Param::Int(first_kept)]).await?.changed;
+    let in_rows =
+        "UPDATE api_keys SET usage_day_used = 0 WHERE usage_day < $1 AND usage_day_used > 0";
+    let n = n + tx.run(in_rows, &[Param::Int(first_kept)]).await?.changed;
     tx.commit().await?;
     Ok(n)
 }

@@ -253,19 +253,21 @@ pub(crate) use quota_columns;
 
 /// Decode a row of [`quota_columns`]: its id and the quota it holds.
 pub(crate) fn quota_row(row: &Row) -> Result<(i64, QuotaRow), StoreError> {
+    let period = Period {
+        start: row.int(4)?,
+        end: row.int(5)?,
+    };
     Ok((
         row.int(0)?,
         QuotaRow {
             limit: row.unsigned(1)?,
             used: row.unsigned(2)?,
             reset_schedule: row.opt_text(3)?,
-            period: Period {
-                start: row.int(4)?,
-                end: row.int(5)?,
-            },
+            period,
             rate: Rate::from_stored(row.opt_int(6)?, row.opt_int(7)?),
             tat_us: row.int(8)?,
             changed: false,
+            stored_period: period,
         },
     ))
 }
@@ -277,6 +279,16 @@ pub(crate) const UPDATE_KEY_QUOTA: &str = "UPDATE api_keys SET used = $2, period
 /// Write back one group's quota after a batch (parameters as [`UPDATE_KEY_QUOTA`]).
 pub(crate) const UPDATE_GROUP_QUOTA: &str = "UPDATE quota_groups SET used = $2, \
     period_start = $3, next_reset_at = $4, burst_tat_us = $5 WHERE id = $1";
+
+/// Write back one key's usage after a batch that left its period as stored (`$1` id, `$2`
+/// used, `$3` TAT). Without the period's columns in its `SET` list, SQLite leaves the
+/// `next_reset_at` index alone: one WAL page fewer per batch.
+pub(crate) const UPDATE_KEY_USAGE: &str =
+    "UPDATE api_keys SET used = $2, burst_tat_us = $3 WHERE id = $1";
+
+/// Write back one group's usage (parameters as [`UPDATE_KEY_USAGE`]).
+pub(crate) const UPDATE_GROUP_USAGE: &str =
+    "UPDATE quota_groups SET used = $2, burst_tat_us = $3 WHERE id = $1";
 
 /// Add `$3` units to key `$1`'s history of day `$2`.
 pub(crate) const HISTORY_ADD: &str = "INSERT INTO usage_history (key_id, day, used) \

@@ -182,7 +182,7 @@ fn a_group_quota_is_shared_exactly() {
                 .iter()
                 .all(|k| k["group"] == "team" && k["used"] == 10)
         );
-        let history: i64 = env.sql_i64("SELECT used FROM usage_history").iter().sum();
+        let history: i64 = env.sql_i64("SELECT used FROM usage_days").iter().sum();
         assert_eq!(history, 10);
         // groups list --json and reset-usage.
         let out = env.cli(&["groups", "list", "--json"]);
@@ -355,6 +355,9 @@ async fn history_counts_per_utc_day_and_is_pruned() {
             .await
             .unwrap();
         assert_eq!(off.key_history(id, day - 5).await.unwrap()[0].used, 2);
+        // On day + 3, day + 1 goes too, wherever the store holds it.
+        assert_eq!(off.prune_history((day + 3) * 86_400 + 10).await.unwrap(), 1);
+        assert!(off.key_history(id, day - 5).await.unwrap().is_empty());
         off.close().await;
     }
 }
@@ -391,6 +394,59 @@ fn usage_history_over_http_and_the_cli() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(&format!("{today}     4  ")), "{text}");
     assert!(text.contains('█'), "{text}");
+}
+
+/// A key's units of its latest day are counted in its own row (`store/sqlite/hot.rs`,
+/// `count_usage`): the first unit of a later day moves that count into `usage_history`, adding
+/// to what the table already holds for the day; a unit of a day before the row's goes to the
+/// table directly. `/usage` shows every day exactly throughout.
+#[test]
+fn the_count_in_the_key_row_moves_into_the_history_when_a_new_day_begins() {
+    let env = TestEnv::new();
+    let key = env.create_key("days", &["--limit", "100"]);
+    let id = env.id_of(&key);
+    let app = env.spawn(&[]);
+    let days = |n: usize| -> Vec<i64> {
+        let u: Value = app
+            .get(&format!("/usage?days={n}"), Some(&key))
+            .json()
+            .unwrap();
+        let history = u["history"].as_array().unwrap().clone();
+        history
+            .iter()
+            .map(|d| d["used"].as_i64().unwrap())
+            .collect()
+    };
+    for _ in 0..4 {
+        assert_eq!(app.check(&key, SEVEN).status(), StatusCode::OK);
+    }
+    assert_eq!(env.sql_i64("SELECT COUNT(*) FROM usage_history"), [0]);
+    // Pretend those 4 were yesterday's, and the table already holds 10 of yesterday's.
+    env.sql_exec(&format!(
+        "INSERT INTO usage_history (key_id, day, used) \
+         SELECT id, usage_day - 1, 10 FROM api_keys WHERE id = {id}"
+    ));
+    env.sql_exec(&format!(
+        "UPDATE api_keys SET usage_day = usage_day - 1 WHERE id = {id}"
+    ));
+    assert_eq!(days(2), [14, 0]);
+    for _ in 0..3 {
+        assert_eq!(app.check(&key, SEVEN).status(), StatusCode::OK);
+    }
+    assert_eq!(days(2), [14, 3]);
+    assert_eq!(env.sql_i64("SELECT used FROM usage_history"), [14]);
+    assert_eq!(env.sql_i64("SELECT usage_day_used FROM api_keys"), [3]);
+    // A row counting tomorrow already (a request of today committed late): today's unit goes
+    // to the table, the row's count stays as it is.
+    env.sql_exec(&format!(
+        "UPDATE api_keys SET usage_day = usage_day + 1 WHERE id = {id}"
+    ));
+    assert_eq!(app.check(&key, SEVEN).status(), StatusCode::OK);
+    assert_eq!(env.sql_i64("SELECT usage_day_used FROM api_keys"), [3]);
+    assert_eq!(
+        env.sql_i64("SELECT used FROM usage_history ORDER BY day"),
+        [14, 1]
+    );
 }
 
 trait UsageOr429 {
@@ -448,7 +504,7 @@ fn rotation_under_load_keeps_the_count_exact() {
         assert!(seen > 0);
         assert_eq!(a.usage(&new)["used"], seen);
         assert_eq!(b.usage(&old)["used"], seen);
-        let history: i64 = env.sql_i64("SELECT used FROM usage_history").iter().sum();
+        let history: i64 = env.sql_i64("SELECT used FROM usage_days").iter().sum();
         assert_eq!(history, seen);
     }
 }
@@ -472,11 +528,9 @@ fn post(
 /// The units of `key` in the usage history, all days together.
 fn history_of(env: &TestEnv, key: &str) -> i64 {
     let id = env.id_of(key);
-    env.sql_i64(&format!(
-        "SELECT used FROM usage_history WHERE key_id = {id}"
-    ))
-    .iter()
-    .sum()
+    env.sql_i64(&format!("SELECT used FROM usage_days WHERE key_id = {id}"))
+        .iter()
+        .sum()
 }
 
 /// The routes that came with batches and proofs: a JSON batch, an NDJSON stream (however many

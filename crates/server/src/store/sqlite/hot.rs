@@ -18,7 +18,10 @@ use tokio::sync::oneshot;
 use super::{SqliteStore, StoreError, key_by_hash, sqlite_text};
 use crate::domain::schedule::Schedules;
 use crate::store::batch::{ConsumeJob, Holder, Locked, MAX_BATCH, answer, distinct_hashes, settle};
-use crate::store::sql::{HISTORY_ADD, HISTORY_TAKE, UPDATE_GROUP_QUOTA, UPDATE_KEY_QUOTA, stored};
+use crate::store::sql::{
+    HISTORY_ADD, HISTORY_TAKE, UPDATE_GROUP_QUOTA, UPDATE_GROUP_USAGE, UPDATE_KEY_QUOTA,
+    UPDATE_KEY_USAGE, stored,
+};
 use crate::store::{Consumed, Policies};
 
 type Reply = oneshot::Sender<Result<Consumed, StoreError>>;
@@ -101,25 +104,73 @@ fn run_batch_on(
     }
     let results = settle(jobs, &mut locked, schedules, policies);
     for (holder, row) in locked.changed() {
-        let (sql, id) = match holder {
-            Holder::Key(id) => (UPDATE_KEY_QUOTA, id),
-            Holder::Group(id) => (UPDATE_GROUP_QUOTA, id),
+        let (id, quota, usage) = match holder {
+            Holder::Key(id) => (id, UPDATE_KEY_QUOTA, UPDATE_KEY_USAGE),
+            Holder::Group(id) => (id, UPDATE_GROUP_QUOTA, UPDATE_GROUP_USAGE),
         };
-        tx.prepare_cached(&sqlite_text(sql))?.execute((
-            id,
-            stored(row.used)?,
-            row.period.start,
-            row.period.end,
-            row.tat_us,
-        ))?;
+        let used = stored(row.used)?;
+        if row.period_changed() {
+            let (start, end) = (row.period.start, row.period.end);
+            tx.prepare_cached(&sqlite_text(quota))?
+                .execute((id, used, start, end, row.tat_us))?;
+        } else {
+            tx.prepare_cached(&sqlite_text(usage))?
+                .execute((id, used, row.tat_us))?;
+        }
     }
     for (key, day, units) in locked.history_rows() {
-        let sql = if units > 0 { HISTORY_ADD } else { HISTORY_TAKE };
-        tx.prepare_cached(&sqlite_text(sql))?
-            .execute((key, day, units.abs()))?;
+        count_usage(&tx, key, day, units)?;
     }
     tx.commit()?;
     Ok(results)
+}
+
+/// Add `$3` units (negative: given back, never below 0) to key `$1`'s count in its own row, if
+/// that count is of day `$2`.
+const USAGE_IN_ROW: &str = "UPDATE api_keys SET usage_day_used = MAX(usage_day_used + ?3, 0) \
+    WHERE id = ?1 AND usage_day = ?2";
+
+/// Move key `$1`'s count in its row into `usage_history`, if it is of a day before `$2`.
+const USAGE_ROW_FLUSH: &str = "INSERT INTO usage_history (key_id, day, used) \
+    SELECT id, usage_day, usage_day_used FROM api_keys \
+    WHERE id = ?1 AND usage_day < ?2 AND usage_day_used > 0 \
+    ON CONFLICT (key_id, day) DO UPDATE SET used = usage_history.used + excluded.used";
+
+/// Start key `$1`'s count in its row at day `$2` with `$3` units, if it was of an earlier day.
+const USAGE_ROW_START: &str = "UPDATE api_keys SET usage_day = ?2, usage_day_used = ?3 \
+    WHERE id = ?1 AND usage_day < ?2";
+
+/// Count `units` (negative: given back) for key `key` on UTC day `day`: in the key's own row
+/// while it counts that day (the batch writes that page anyway, where a `usage_history` row
+/// costs a second WAL page); a later day moves the row's count into `usage_history` first;
+/// units of an earlier day go to `usage_history` directly. Readers see both (`usage_days`).
+fn count_usage(
+    tx: &rusqlite::Transaction<'_>,
+    key: i64,
+    day: i64,
+    units: i64,
+) -> Result<(), StoreError> {
+    if tx
+        .prepare_cached(USAGE_IN_ROW)?
+        .execute((key, day, units))?
+        == 1
+    {
+        return Ok(());
+    }
+    if units > 0 {
+        tx.prepare_cached(USAGE_ROW_FLUSH)?.execute((key, day))?;
+        if tx
+            .prepare_cached(USAGE_ROW_START)?
+            .execute((key, day, units))?
+            == 1
+        {
+            return Ok(());
+        }
+    }
+    let sql = if units > 0 { HISTORY_ADD } else { HISTORY_TAKE };
+    tx.prepare_cached(&sqlite_text(sql))?
+        .execute((key, day, units.abs()))?;
+    Ok(())
 }
 
 impl SqliteStore {

@@ -19,6 +19,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../../migrations/sqlite/0002_policies.sql"),
     ),
+    (
+        3,
+        include_str!("../../../migrations/sqlite/0003_usage_in_key_row.sql"),
+    ),
 ];
 
 /// Bring the schema of the database behind `conn` up to date.
