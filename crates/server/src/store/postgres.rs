@@ -5,9 +5,9 @@
 //! that hold the batch's quotas, applies the rule ([`settle`]), writes the changed rows and the
 //! usage history in one statement ([`WRITE_OWN`], [`WRITE_BATCH`]) and commits. Row locks make
 //! it exact across instances. A batch whose keys all hold their own quota (the common case) is
-//! four round trips: `BEGIN`, the locking read of its keys by hash ([`own_keys_batch`]), the
+//! four round trips: `BEGIN`, the locking read of its keys by hash ([`Batch::own_keys`]), the
 //! write, `COMMIT`; a batch with a grouped or rotated key reads its keys first, then locks
-//! groups and keys by id ([`try_batch`]): five or six.
+//! groups and keys by id ([`Batch::general`]): five or six.
 //!
 //! Lock order, the same on every path: quota groups by id, then `api_keys` rows by id, then
 //! `usage_history` rows. Batches of every instance follow it ([`lock_holders`]; the common case
@@ -273,8 +273,8 @@ async fn write_batch(
 const BATCH_ATTEMPTS: usize = 3;
 
 /// Hashes of the keys this instance has seen with a quota held elsewhere (a group, or the key
-/// they were rotated to): a batch with one of them goes straight to [`try_batch`] instead of
-/// trying [`own_keys_batch`] first. A key's group is set when it is created and a rotation is
+/// they were rotated to): a batch with one of them goes straight to [`Batch::general`] instead of
+/// trying [`Batch::own_keys`] first. A key's group is set when it is created and a rotation is
 /// never undone, so an entry does not go stale (and a stale one would only cost the longer
 /// path). A hash that matched no row at all lands here too (a key deleted under a batch), so
 /// the set is emptied past [`POLICY_KEYS_CAP`] rather than grown without bound: forgetting
@@ -307,14 +307,20 @@ async fn run_batch(
     policy_keys: &PolicyKeys,
     jobs: &[ConsumeJob],
 ) -> Result<Vec<Consumed>, StoreError> {
-    let hashes = distinct_hashes(jobs);
-    if !any_policy_key(policy_keys, &hashes)
-        && let Some(results) = own_keys_batch(pool, settings, policy_keys, jobs, &hashes).await?
+    let batch = Batch {
+        pool,
+        settings,
+        policy_keys,
+        jobs,
+        hashes: distinct_hashes(jobs),
+    };
+    if !any_policy_key(policy_keys, &batch.hashes)
+        && let Some(results) = batch.own_keys().await?
     {
         return Ok(results);
     }
     for _ in 0..BATCH_ATTEMPTS {
-        if let Some(results) = try_batch(pool, settings, policy_keys, jobs, &hashes).await? {
+        if let Some(results) = batch.general().await? {
             return Ok(results);
         }
     }
@@ -353,78 +359,86 @@ async fn begin_with_keys(
     Ok((tx, keys))
 }
 
-/// The common case: lock and read, in one statement, the keys of the batch that hold their own
-/// quota (by id, as [`try_batch`] locks key rows, and nothing else before them), decide, write,
-/// commit. `None` (rolled back, having waited for no other lock) when a key of the batch is
-/// not among them: unknown, in a group, or rotated (then remembered in `policy_keys`); the
-/// batch then takes the general path. This takes a subset of the locks the general path would
-/// take, in the same order, so the deadlock argument of [`lock_holders`] covers it.
-async fn own_keys_batch(
-    pool: &PgPool,
-    (schedules, policies): (&Schedules, &Policies),
-    policy_keys: &PolicyKeys,
-    jobs: &[ConsumeJob],
-    hashes: &[KeyHash],
-) -> Result<Option<Vec<Consumed>>, StoreError> {
-    // The columns of `select_keys!(with_hash, …)` for keys that hold their own quota: their
-    // group (and its name) and the key they were rotated to are NULL, so no join is needed.
-    const LOCK_OWN_KEYS: &str = "SELECT k.key_hash, k.id, k.name, k.prefix, k.quota_limit, \
+/// One batch of consumes and what running it needs.
+struct Batch<'a> {
+    pool: &'a PgPool,
+    settings: (&'a Schedules, &'a Policies),
+    policy_keys: &'a PolicyKeys,
+    jobs: &'a [ConsumeJob],
+    /// The keys the jobs present, each once.
+    hashes: Vec<KeyHash>,
+}
+
+impl Batch<'_> {
+    /// Decide the jobs on the locked rows, write what changed, commit.
+    async fn settle_and_commit(
+        &self,
+        mut tx: Transaction<'static, Postgres>,
+        mut locked: Locked,
+    ) -> Result<Option<Vec<Consumed>>, StoreError> {
+        let (schedules, policies) = self.settings;
+        let results = settle(self.jobs, &mut locked, schedules, policies);
+        write_batch(&mut tx, &locked).await?;
+        tx.commit().await?;
+        Ok(Some(results))
+    }
+
+    /// The common case: lock and read, in one statement, the keys of the batch that hold their own
+    /// quota (by id, as [`Batch::general`] locks key rows, and nothing else before them), decide,
+    /// write, commit. `None` (rolled back, having waited for no other lock) when a key of the batch
+    /// is not among them: unknown, in a group, or rotated (then remembered in `policy_keys`); the
+    /// batch then takes the general path. This takes a subset of the locks the general path would
+    /// take, in the same order, so the deadlock argument of [`lock_holders`] covers it.
+    async fn own_keys(&self) -> Result<Option<Vec<Consumed>>, StoreError> {
+        // The columns of `select_keys!(with_hash, …)` for keys that hold their own quota: their
+        // group (and its name) and the key they were rotated to are NULL, so no join is needed.
+        const LOCK_OWN_KEYS: &str = "SELECT k.key_hash, k.id, k.name, k.prefix, k.quota_limit, \
         k.used, k.reset_schedule, k.period_start, k.next_reset_at, k.expires_at, k.revoked, \
         k.created_at, k.group_id, NULL, k.quota_key_id, k.rate_count, k.rate_period_secs, \
         k.burst_tat_us, k.grace_ends_at FROM api_keys k \
         WHERE k.key_hash = ANY($1) AND k.group_id IS NULL AND k.quota_key_id IS NULL \
         ORDER BY k.id FOR UPDATE";
-    let (mut tx, keys) = begin_with_keys(pool, LOCK_OWN_KEYS, hashes).await?;
-    let mut locked = Locked::default();
-    for (hash, key) in keys {
-        locked.insert(hash, Some(key));
-    }
-    if locked.keys.len() < hashes.len() {
-        // Released at once: an instance whose batch waits for these rows must not wait for
-        // this connection's next use.
-        tx.rollback().await?;
-        let missing = hashes.iter().filter(|h| !locked.keys.contains_key(*h));
-        remember_policy_keys(policy_keys, missing.copied());
-        return Ok(None);
-    }
-    let results = settle(jobs, &mut locked, schedules, policies);
-    write_batch(&mut tx, &locked).await?;
-    tx.commit().await?;
-    Ok(Some(results))
-}
-
-/// The general path, one batch in one transaction: read the keys, lock and read the quotas
-/// they use, decide, write, commit; `None` (rolled back) when a key was rotated between the
-/// read and the lock.
-async fn try_batch(
-    pool: &PgPool,
-    (schedules, policies): (&Schedules, &Policies),
-    policy_keys: &PolicyKeys,
-    jobs: &[ConsumeJob],
-    hashes: &[KeyHash],
-) -> Result<Option<Vec<Consumed>>, StoreError> {
-    const KEYS: &str = select_keys!(with_hash, "WHERE k.key_hash = ANY($1)");
-    let (mut tx, keys) = begin_with_keys(pool, KEYS, hashes).await?;
-    let mut locked = Locked::default();
-    for hash in hashes {
-        locked.insert(*hash, None);
-    }
-    let mut policy = Vec::new();
-    for (hash, key) in keys {
-        if key.holder() != Holder::Key(key.id) {
-            policy.push(hash);
+        let hashes = &self.hashes;
+        let (tx, keys) = begin_with_keys(self.pool, LOCK_OWN_KEYS, hashes).await?;
+        let mut locked = Locked::default();
+        for (hash, key) in keys {
+            locked.insert(hash, Some(key));
         }
-        locked.insert(hash, Some(key));
+        if locked.keys.len() < hashes.len() {
+            // Released at once: an instance whose batch waits for these rows must not wait for
+            // this connection's next use.
+            tx.rollback().await?;
+            let missing = hashes.iter().filter(|h| !locked.keys.contains_key(*h));
+            remember_policy_keys(self.policy_keys, missing.copied());
+            return Ok(None);
+        }
+        self.settle_and_commit(tx, locked).await
     }
-    remember_policy_keys(policy_keys, policy);
-    lock_holders(&mut tx, &mut locked, Table::Groups).await?;
-    if !lock_holders(&mut tx, &mut locked, Table::Keys).await? {
-        return Ok(None);
+
+    /// The general path, one batch in one transaction: read the keys, lock and read the quotas
+    /// they use, decide, write, commit; `None` (rolled back) when a key was rotated between the
+    /// read and the lock.
+    async fn general(&self) -> Result<Option<Vec<Consumed>>, StoreError> {
+        const KEYS: &str = select_keys!(with_hash, "WHERE k.key_hash = ANY($1)");
+        let (mut tx, keys) = begin_with_keys(self.pool, KEYS, &self.hashes).await?;
+        let mut locked = Locked::default();
+        for hash in &self.hashes {
+            locked.insert(*hash, None);
+        }
+        let mut policy = Vec::new();
+        for (hash, key) in keys {
+            if key.holder() != Holder::Key(key.id) {
+                policy.push(hash);
+            }
+            locked.insert(hash, Some(key));
+        }
+        remember_policy_keys(self.policy_keys, policy);
+        lock_holders(&mut tx, &mut locked, Table::Groups).await?;
+        if !lock_holders(&mut tx, &mut locked, Table::Keys).await? {
+            return Ok(None);
+        }
+        self.settle_and_commit(tx, locked).await
     }
-    let results = settle(jobs, &mut locked, schedules, policies);
-    write_batch(&mut tx, &locked).await?;
-    tx.commit().await?;
-    Ok(Some(results))
 }
 
 impl PostgresStore {
