@@ -143,10 +143,10 @@ fn reset_missed_while_down_is_applied_at_start() {
     assert_eq!(server.check(&key, SEVEN).status(), StatusCode::OK);
 }
 
-/// `/get-current-time` and `/usage` authenticate from the keys already read on the writer
-/// connection while `PRAGMA data_version` says nobody else has committed
-/// (`store/sqlite/known.rs`): every change made by another process (the CLI) must still bite on
-/// the very next request, and the server's own consumes must show in `/usage` at once.
+/// `/get-current-time` and `/usage` authenticate from the keys read since the `-shm` file's
+/// wal-index header last changed (`store/sqlite/known.rs`): every change made by another
+/// process (the CLI) must still bite on the very next request, and the server's own consumes
+/// must show in `/usage` at once.
 #[test]
 fn keys_known_on_the_writer_are_never_stale() {
     let env = TestEnv::new();
@@ -157,7 +157,7 @@ fn keys_known_on_the_writer_are_never_stale() {
     for _ in 0..3 {
         assert_eq!(time(&key), StatusCode::OK);
     }
-    // Our own commits leave data_version as it was: they are forgotten explicitly.
+    // Our own commits change the header too.
     for used in 1..=2 {
         assert_eq!(server.check(&key, SEVEN).status(), StatusCode::OK);
         assert_eq!(server.usage(&key)["used"], used);
