@@ -18,7 +18,8 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+
+use rusqlite::Connection;
 
 use super::StoreError;
 use crate::domain::keys::KeyHash;
@@ -47,12 +48,16 @@ pub(super) struct KnownKeys {
 }
 
 impl KnownKeys {
-    /// Keys of the database at `db_path`, which a connection has opened in WAL mode.
-    pub(super) fn new(db_path: &Path) -> Self {
-        let mut shm = db_path.as_os_str().to_owned();
-        shm.push("-shm");
+    /// Keys of the database `conn` has open in WAL mode. The `-shm` file is named after the
+    /// path SQLite resolved (symbolic links followed), not the one it was given: a stale file
+    /// beside a link would never change.
+    pub(super) fn new(conn: &Connection) -> Self {
+        let shm = conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .and_then(|p| File::open(format!("{p}-shm")).ok());
         KnownKeys {
-            shm: File::open(shm).ok(),
+            shm,
             header: None,
             keys: HashMap::new(),
         }
@@ -119,8 +124,6 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use std::cell::Cell;
 
-    use rusqlite::Connection;
-
     use super::*;
     use crate::store::sqlite::open_connection;
 
@@ -148,7 +151,7 @@ mod tests {
     fn every_commit_from_any_connection_is_seen() {
         let (_dir, path, writer) = database();
         let other = open_connection(&path).unwrap();
-        let mut known = KnownKeys::new(&path);
+        let mut known = KnownKeys::new(&writer);
         let reads = Cell::new(0);
         lookup(&mut known, &reads);
         lookup(&mut known, &reads);
@@ -183,12 +186,32 @@ mod tests {
     }
 
     #[test]
+    fn a_database_opened_through_a_link_is_watched_where_it_lives() {
+        let (dir, path, _conn) = database();
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        // A stale `-shm` beside the link, which no commit will ever change.
+        std::fs::copy(
+            format!("{}-shm", path.display()),
+            format!("{}-shm", link.display()),
+        )
+        .unwrap();
+        let through_link = open_connection(&link).unwrap();
+        let mut known = KnownKeys::new(&through_link);
+        let reads = Cell::new(0);
+        lookup(&mut known, &reads);
+        through_link.execute("UPDATE t SET v = v + 1", []).unwrap();
+        lookup(&mut known, &reads);
+        assert_eq!(reads.get(), 2);
+    }
+
+    #[test]
     fn an_unreadable_or_torn_header_remembers_nothing() {
         let (dir, path, _conn) = database();
         let reads = Cell::new(0);
-        let mut missing = KnownKeys::new(&dir.path().join("absent.db"));
-        lookup(&mut missing, &reads);
-        lookup(&mut missing, &reads);
+        let mut in_memory = KnownKeys::new(&Connection::open_in_memory().unwrap());
+        lookup(&mut in_memory, &reads);
+        lookup(&mut in_memory, &reads);
         assert_eq!(reads.get(), 2);
         // A copy of the header with one copy changed: as a writer leaves it mid-update.
         let shm = std::fs::read(format!("{}-shm", path.display())).unwrap();

@@ -149,12 +149,13 @@ impl SqliteStore {
         create_private(path)?;
         let mut writer = open_connection(path)?;
         migrate::migrate(&mut writer)?;
+        let known = known::KnownKeys::new(&writer);
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 id: STORE_IDS.fetch_add(1, Ordering::Relaxed),
                 path: path.to_owned(),
                 writer: Mutex::new(Some(writer)),
-                known: Mutex::new(known::KnownKeys::new(path)),
+                known: Mutex::new(known),
                 idle: Mutex::new(Vec::new()),
                 schedules,
                 policies,
