@@ -14,10 +14,19 @@
 //!
 //! A header that cannot be read, is half-written (its two copies differ) or fails its checksum
 //! counts as changed: the key is read from the database, as it would be without this module.
+//!
+//! The `-shm` file is opened once per process and never closed ([`shm_file`]): closing any
+//! descriptor of a file drops every POSIX record lock the process holds on it (fcntl(2)),
+//! SQLite's included. SQLite's lock on the `-shm` file is what tells another process that this
+//! one uses the wal-index; without it, the next process to open the database takes the index
+//! for abandoned and truncates it under this process's mapping (SIGBUS) or rebuilds it while
+//! this process reads it. SQLite never closes a descriptor of a file it has locks on while a
+//! connection uses it; neither do we.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use rusqlite::Connection;
 
@@ -41,7 +50,7 @@ type Header = [u8; HEADER];
 #[derive(Debug)]
 pub(super) struct KnownKeys {
     /// The database's `-shm` file; `None` when it could not be opened (nothing is remembered).
-    shm: Option<File>,
+    shm: Option<Arc<File>>,
     /// The header when the remembered keys were read; `None` when nothing may be remembered.
     header: Option<Header>,
     keys: HashMap<KeyHash, Option<KeyRecord>>,
@@ -55,7 +64,7 @@ impl KnownKeys {
         let shm = conn
             .path()
             .filter(|p| !p.is_empty())
-            .and_then(|p| File::open(format!("{p}-shm")).ok());
+            .and_then(|p| shm_file(&format!("{p}-shm")));
         KnownKeys {
             shm,
             header: None,
@@ -70,7 +79,7 @@ impl KnownKeys {
         hash: &KeyHash,
         read: impl FnOnce() -> Result<Option<KeyRecord>, StoreError>,
     ) -> Result<Option<KeyRecord>, StoreError> {
-        let header = self.shm.as_ref().and_then(read_header);
+        let header = self.shm.as_deref().and_then(read_header);
         if header.is_none() || header != self.header {
             self.keys.clear();
             self.header = header;
@@ -89,6 +98,25 @@ impl KnownKeys {
         }
         Ok(key)
     }
+}
+
+/// The `-shm` file at `path`, opened at most once per process (by device and inode) and never
+/// closed: see the module's documentation. An open descriptor keeps its inode from being reused,
+/// so a file's identity stays unique while it is held here. `None` if it cannot be opened.
+fn shm_file(path: &str) -> Option<Arc<File>> {
+    static OPENED: Mutex<Vec<Arc<File>>> = Mutex::new(Vec::new());
+    let identity = |m: std::fs::Metadata| (m.dev(), m.ino());
+    let wanted = identity(std::fs::metadata(path).ok()?);
+    let mut opened = OPENED.lock().unwrap_or_else(PoisonError::into_inner);
+    let is_wanted = |f: &File| f.metadata().ok().map(identity) == Some(wanted);
+    if let Some(file) = opened.iter().find(|f| is_wanted(f)) {
+        return Some(Arc::clone(file));
+    }
+    // Kept even if the path now names another file (replaced since the `stat`): dropping it
+    // would close it.
+    let file = Arc::new(File::open(path).ok()?);
+    opened.push(Arc::clone(&file));
+    is_wanted(&file).then_some(file)
 }
 
 /// The wal-index header, if both copies agree and its checksum holds (SQLite's own test for a
@@ -134,6 +162,16 @@ mod tests {
         conn.execute_batch("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1);")
             .unwrap();
         (dir, path, conn)
+    }
+
+    /// Both copies of the wal-index header of the database at `path`, read through the kept
+    /// descriptor (opening and closing another would drop SQLite's locks); checked as valid.
+    fn live_header(path: &std::path::Path) -> Vec<u8> {
+        let file = shm_file(&format!("{}-shm", path.display())).unwrap();
+        assert!(read_header(&file).is_some());
+        let mut both = vec![0u8; 2 * HEADER];
+        file.read_exact_at(&mut both, 0).unwrap();
+        both
     }
 
     /// Looks `hash` up, counting the reads that reached the database.
@@ -191,11 +229,7 @@ mod tests {
         let link = dir.path().join("link.db");
         std::os::unix::fs::symlink(&path, &link).unwrap();
         // A stale `-shm` beside the link, which no commit will ever change.
-        std::fs::copy(
-            format!("{}-shm", path.display()),
-            format!("{}-shm", link.display()),
-        )
-        .unwrap();
+        std::fs::write(format!("{}-shm", link.display()), live_header(&path)).unwrap();
         let through_link = open_connection(&link).unwrap();
         let mut known = KnownKeys::new(&through_link);
         let reads = Cell::new(0);
@@ -203,6 +237,47 @@ mod tests {
         through_link.execute("UPDATE t SET v = v + 1", []).unwrap();
         lookup(&mut known, &reads);
         assert_eq!(reads.get(), 2);
+    }
+
+    /// Whether this process holds a POSIX record lock on the file at `path`, per `/proc/locks`
+    /// (`N: POSIX ADVISORY READ|WRITE PID MAJOR:MINOR:INODE START END`, device numbers in hex).
+    fn this_process_locks(path: &str) -> bool {
+        let m = std::fs::metadata(path).unwrap();
+        let dev = m.dev();
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+        let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+        let file = format!("{major:02x}:{minor:02x}:{}", m.ino());
+        let pid = std::process::id().to_string();
+        std::fs::read_to_string("/proc/locks")
+            .unwrap()
+            .lines()
+            .any(|line| {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                f.get(1) == Some(&"POSIX")
+                    && f.get(4) == Some(&pid.as_str())
+                    && f.get(5) == Some(&file.as_str())
+            })
+    }
+
+    #[test]
+    fn a_dropped_watcher_leaves_sqlite_its_locks() {
+        let (_dir, path, conn) = database();
+        let shm = format!("{}-shm", path.display());
+        assert!(
+            this_process_locks(&shm),
+            "SQLite locks the -shm file of an open database"
+        );
+        for _ in 0..2 {
+            let other = open_connection(&path).unwrap();
+            let mut known = KnownKeys::new(&other);
+            lookup(&mut known, &Cell::new(0));
+            drop((known, other));
+            assert!(
+                this_process_locks(&shm),
+                "closing a descriptor would have dropped the locks of `conn`"
+            );
+        }
+        conn.execute("UPDATE t SET v = v + 1", []).unwrap();
     }
 
     #[test]
@@ -214,8 +289,7 @@ mod tests {
         lookup(&mut in_memory, &reads);
         assert_eq!(reads.get(), 2);
         // A copy of the header with one copy changed: as a writer leaves it mid-update.
-        let shm = std::fs::read(format!("{}-shm", path.display())).unwrap();
-        assert!(read_header(&File::open(format!("{}-shm", path.display())).unwrap()).is_some());
+        let shm = live_header(&path);
         let mut torn = shm.clone();
         torn[8] ^= 1; // iChange of the first copy
         let torn_path = dir.path().join("torn-shm");
