@@ -1,7 +1,8 @@
-//! `factorize` within its time budget, in a test binary of its own: the tests of `factor.rs`
+//! `factorize` within its time budget, in a test binary of its own: the tests in `primality/`
 //! run in parallel on the same cores and would delay this one's wall clock by their work.
 #![allow(clippy::unwrap_used)]
 
+#[path = "primality/factor_support.rs"]
 mod factor_support;
 
 use std::time::{Duration, Instant};

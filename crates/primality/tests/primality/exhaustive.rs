@@ -1,8 +1,6 @@
 //! Every n below 10^6 against a sieve, with the evidence of every composite checked.
 
-mod common;
-
-use common::{assert_evidence, sieve};
+use crate::common::{assert_evidence, sieve};
 use num_bigint::BigUint;
 use primality::{Verdict, check, is_prime, is_prime_u64, miller_rabin};
 use rand::SeedableRng;

@@ -1,4 +1,4 @@
-//! Helpers shared by the factorisation tests (`factor.rs`, `factor_budget.rs`); unlike
+//! Helpers shared by the factorisation tests (`factor.rs`, and `../factor_budget.rs`); unlike
 //! `common`, these use the crate under test (`is_prime` judges the factors).
 
 use num_bigint::BigUint;

@@ -1,9 +1,7 @@
 //! Published tables of pseudoprimes and special numbers, each value checked against its
 //! definition by an independent reference so that a typo fails loudly.
 
-mod common;
-
-use common::{
+use crate::common::{
     FIRST_PRIMES, assert_evidence, jacobi, ref_is_prime, sieve, sprp_big, sprp_u64,
     strong_lucas_u64,
 };

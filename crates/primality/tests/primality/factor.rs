@@ -7,12 +7,10 @@
 //! and they come ascending without repeats.
 #![allow(clippy::unwrap_used)]
 
-mod factor_support;
-
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use factor_support::{assert_valid, random_prime};
+use crate::factor_support::{assert_valid, random_prime};
 use num_bigint::BigUint;
 use num_traits::One;
 use primality::{Effort, Factorization, factorize, is_prime};

@@ -336,7 +336,7 @@ fn class_polynomial_table_matches_pari() {
         eprintln!("SKIPPED class_polynomial_table_matches_pari: PARI/GP (gp) is not installed");
         return;
     }
-    let table = include_str!("../data/classpolys.txt");
+    let table = include_str!("../../data/classpolys.txt");
     let entries: Vec<&str> = table.lines().filter(|l| !l.starts_with('#')).collect();
     let chosen: Vec<&str> = entries
         .iter()

@@ -1,9 +1,7 @@
 //! Property tests against independent references: trial division for small n, and a plain
 //! num-bigint `modpow` Miller-Rabin for large n.
 
-mod common;
-
-use common::{assert_evidence, ref_is_prime, ref_is_prime_u64, sprp_big, trial_is_prime};
+use crate::common::{assert_evidence, ref_is_prime, ref_is_prime_u64, sprp_big, trial_is_prime};
 use num_bigint::{BigInt, BigUint};
 use num_traits::One;
 use primality::{
