@@ -39,9 +39,6 @@ pub enum StartupError {
     /// Cannot bind or start.
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),
-    /// Cannot start the reset scheduler.
-    #[error("cannot start the reset scheduler: {0}")]
-    Scheduler(#[from] tokio_cron_scheduler::JobSchedulerError),
     /// Cannot generate the first key.
     #[error(transparent)]
     Rng(#[from] RngError),
@@ -305,7 +302,7 @@ impl Application {
         };
         let store = Store::connect(database, &options).await?;
         ensure_initial_key(&store, settings.default_limit).await?;
-        let scheduler = ResetScheduler::start(store.clone()).await?;
+        let scheduler = ResetScheduler::start(store.clone()).await;
         let state = app_state(settings, store);
 
         let max_connections = connection_cap(settings)?;

@@ -167,8 +167,7 @@ pub enum LogFormat {
 }
 
 fn default_filter() -> EnvFilter {
-    EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tokio_cron_scheduler=warn,actix_server=warn"))
+    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,actix_server=warn"))
 }
 
 fn install<W>(format: LogFormat, writer: W, ansi: bool) -> bool

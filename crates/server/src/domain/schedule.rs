@@ -18,7 +18,7 @@ pub struct ScheduleError {
     reason: String,
 }
 
-/// Parse a cron schedule exactly as tokio-cron-scheduler does (seconds required, day-of-month
+/// Parse a cron schedule as the reset scheduler runs it (croner, seconds required, day-of-month
 /// and day-of-week ANDed) and check that it fires at least once in the future.
 pub fn parse_schedule(schedule: &str) -> Result<Cron, ScheduleError> {
     let err = |reason: String| ScheduleError {
