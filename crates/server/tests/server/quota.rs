@@ -169,12 +169,14 @@ fn keys_known_on_the_writer_are_never_stale() {
     );
     assert_eq!(server.usage(&key)["limit"], 50);
     assert!(
-        env.cli(&["keys", "update", &id, "--expires-in", "1s"])
+        env.cli(&["keys", "update", &id, "--expires-in", "3s"])
             .status
             .success()
     );
+    // Expiry is in whole seconds: 2 to 3 s after the update (with "1s", a request in the next
+    // second already found the key expired).
     assert_eq!(time(&key), StatusCode::OK);
-    std::thread::sleep(Duration::from_millis(1100));
+    std::thread::sleep(Duration::from_millis(3100));
     assert_eq!(time(&key), StatusCode::UNAUTHORIZED);
     assert!(
         env.cli(&["keys", "update", &id, "--no-expiry"])
@@ -217,12 +219,13 @@ fn revocation_expiry_and_limit_changes_take_effect_at_once() {
     );
 
     assert!(
-        env.cli(&["keys", "update", &id, "--expires-in", "1s"])
+        env.cli(&["keys", "update", &id, "--expires-in", "3s"])
             .status
             .success()
     );
+    // Expiry is in whole seconds: 2 to 3 s after the update.
     assert_eq!(server.check(&key, SEVEN).status(), StatusCode::OK);
-    std::thread::sleep(Duration::from_millis(2100));
+    std::thread::sleep(Duration::from_millis(3100));
     assert_eq!(server.check(&key, SEVEN).status(), StatusCode::UNAUTHORIZED);
     assert!(
         env.cli(&["keys", "update", &id, "--no-expiry"])
