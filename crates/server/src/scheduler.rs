@@ -74,8 +74,14 @@ async fn on_schedule<F: AsyncFnMut()>(cron: Cron, mut fire: F) {
     }
 }
 
-/// Start a task for `cron` unless it has one (or the scheduler stopped).
+/// Start a task for `cron` unless it has one (or the scheduler stopped). Each schedule is
+/// parsed once, when first seen: the sync task offers every key's schedule every minute, and
+/// one that cannot be used is reported once.
 fn add_schedule(jobs: &Mutex<Jobs>, cron: &str, store: &Store) {
+    let mut jobs = lock(jobs);
+    if jobs.stopped || !jobs.schedules.insert(cron.to_owned()) {
+        return;
+    }
     let parsed = match parse_schedule(cron) {
         Ok(parsed) => parsed,
         Err(e) => {
@@ -83,10 +89,6 @@ fn add_schedule(jobs: &Mutex<Jobs>, cron: &str, store: &Store) {
             return;
         }
     };
-    let mut jobs = lock(jobs);
-    if jobs.stopped || !jobs.schedules.insert(cron.to_owned()) {
-        return;
-    }
     let (store, label) = (store.clone(), cron.to_owned());
     jobs.tasks.spawn(on_schedule(parsed, async move || {
         apply(&store, &label).await
