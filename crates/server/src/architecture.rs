@@ -8,6 +8,7 @@ use std::path::Path;
 /// The layer of each top-level module, lowest first.
 const LAYERS: &[(&str, u8)] = &[
     ("domain", 1),
+    ("locks", 1),
     ("store", 2),
     ("cpu_pool", 2),
     ("metrics", 2),

@@ -16,6 +16,7 @@ pub mod commands;
 pub mod cpu_pool;
 pub mod domain;
 pub mod http;
+pub mod locks;
 pub mod metrics;
 pub mod scheduler;
 pub mod settings;

@@ -9,13 +9,14 @@
 //! chrono-tz alone 8.2 s of a debug build; docs/performance.md "CI time".)
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use croner::Cron;
 use tokio::task::JoinSet;
 
 use crate::domain::schedule::parse_schedule;
+use crate::locks::lock;
 use crate::store::Store;
 
 /// When the task that picks up new schedules runs.
@@ -34,10 +35,6 @@ struct Jobs {
     tasks: JoinSet<()>,
     /// Set at shutdown: a sync task still running adds no task after it.
     stopped: bool,
-}
-
-fn lock(jobs: &Mutex<Jobs>) -> MutexGuard<'_, Jobs> {
-    jobs.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 async fn apply(store: &Store, why: &str) {

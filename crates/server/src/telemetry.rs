@@ -13,11 +13,13 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+
+use crate::locks::lock;
 
 /// Lines the writer holds, by default, before it drops new ones (`--log-buffer-lines`).
 pub const DEFAULT_BUFFERED_LINES: usize = 128 * 1024;
@@ -45,10 +47,6 @@ struct LineBuffer {
     ready: Condvar,
     limit: usize,
     dropped: AtomicU64,
-}
-
-fn lock(m: &Mutex<Pending>) -> MutexGuard<'_, Pending> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl LineBuffer {
@@ -419,10 +417,7 @@ mod tests {
         }
         buffer.close();
         writer.join().unwrap_or_default();
-        let text = String::from_utf8(std::mem::take(
-            &mut *written.lock().unwrap_or_else(PoisonError::into_inner),
-        ))
-        .unwrap_or_default();
+        let text = String::from_utf8(std::mem::take(&mut *lock(&written))).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 10_000);
         assert!(lines.iter().enumerate().all(|(i, l)| *l == i.to_string()));
@@ -434,10 +429,7 @@ mod tests {
 
     impl Write for SharedSink {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .extend_from_slice(buf);
+            lock(&self.0).extend_from_slice(buf);
             Ok(buf.len())
         }
 

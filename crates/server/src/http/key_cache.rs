@@ -7,6 +7,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::domain::keys::KeyHash;
+use crate::locks::lock;
 
 /// How long a key stays "recently valid".
 const TTL: Duration = Duration::from_secs(30);
@@ -28,9 +29,7 @@ impl KeyCache {
     }
 
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<KeyHash, Instant>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.entries)
     }
 
     /// Whether `hash` was seen valid within the last [`TTL`].

@@ -16,6 +16,8 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::locks::lock;
+
 /// Slots per set.
 const WAYS: usize = 4;
 /// Independent locks (a client always maps to the same one).
@@ -101,9 +103,7 @@ impl ThrottleTable {
         let shard = &self.shards[hash % SHARDS];
         let set = (hash / SHARDS) % self.sets_per_shard;
         let now = self.now();
-        let mut slots = shard
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slots = lock(shard);
         let ways = &mut slots[set * WAYS..(set + 1) * WAYS];
         let found = ways.iter().position(|s| s.tat != 0 && s.client == client.0);
         let old = found.map(|i| ways[i].tat).filter(|&tat| tat > now);
@@ -148,7 +148,7 @@ impl ThrottleTable {
         self.shards
             .iter()
             .map(|s| {
-                let slots = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let slots = lock(s);
                 slots.iter().filter(|slot| slot.tat > now).count()
             })
             .sum()

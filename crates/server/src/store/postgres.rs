@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
@@ -31,6 +31,7 @@ use super::sql::{
 use super::{Consumed, KeyRecord, Policies, StoreError, StoreOptions};
 use crate::domain::keys::KeyHash;
 use crate::domain::schedule::Schedules;
+use crate::locks::lock;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -286,7 +287,7 @@ const POLICY_KEYS_CAP: usize = 100_000;
 
 /// Remember that these keys' quotas are held elsewhere (or that they matched no row).
 fn remember_policy_keys(policy_keys: &PolicyKeys, hashes: impl IntoIterator<Item = KeyHash>) {
-    let mut known = policy_keys.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut known = lock(policy_keys);
     known.extend(hashes);
     if known.len() > POLICY_KEYS_CAP {
         known.clear();
@@ -295,7 +296,7 @@ fn remember_policy_keys(policy_keys: &PolicyKeys, hashes: impl IntoIterator<Item
 
 /// Whether any of `hashes` is known to have its quota held elsewhere.
 fn any_policy_key(policy_keys: &PolicyKeys, hashes: &[KeyHash]) -> bool {
-    let known = policy_keys.lock().unwrap_or_else(PoisonError::into_inner);
+    let known = lock(policy_keys);
     !known.is_empty() && hashes.iter().any(|h| known.contains(h))
 }
 

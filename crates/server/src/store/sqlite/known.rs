@@ -26,12 +26,13 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
 use super::StoreError;
 use crate::domain::keys::KeyHash;
+use crate::locks::lock;
 use crate::store::KeyRecord;
 
 /// Keys remembered at most; past it, everything is forgotten (a flood of distinct keys).
@@ -107,7 +108,7 @@ fn shm_file(path: &str) -> Option<Arc<File>> {
     static OPENED: Mutex<Vec<Arc<File>>> = Mutex::new(Vec::new());
     let identity = |m: std::fs::Metadata| (m.dev(), m.ino());
     let wanted = identity(std::fs::metadata(path).ok()?);
-    let mut opened = OPENED.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut opened = lock(&OPENED);
     let is_wanted = |f: &File| f.metadata().ok().map(identity) == Some(wanted);
     if let Some(file) = opened.iter().find(|f| is_wanted(f)) {
         return Some(Arc::clone(file));

@@ -14,7 +14,7 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::types::ValueRef;
@@ -24,6 +24,7 @@ use super::sql::{Access, Outcome, Param, Row, Sql, Tx, Value, key_record, select
 use super::{KeyRecord, Policies, StoreError};
 use crate::domain::keys::KeyHash;
 use crate::domain::schedule::Schedules;
+use crate::locks::lock;
 
 /// How long a statement waits for another process's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -249,12 +250,6 @@ impl SqliteStore {
         lock(&self.inner.idle).clear();
         lock(&self.inner.writer).take();
     }
-}
-
-/// Lock a mutex whose data stays consistent even if a holder panicked (connections are
-/// rolled back by SQLite when a transaction is abandoned).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// An SQLite transaction on a connection of its own; rolled back if dropped uncommitted.
